@@ -1,0 +1,1 @@
+"""relaydesk: help desk and partner management for a platform's partners."""

@@ -1,0 +1,96 @@
+"""The application factory: settings in, a ready ASGI app out."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from relaydesk.auth import api as auth_api
+from relaydesk.auth import pages as auth_pages
+from relaydesk.catalogue import api as catalogue_api
+from relaydesk.config import Settings
+from relaydesk.db import Database
+from relaydesk.errors import install_error_handlers
+from relaydesk.logs import configure_logging
+from relaydesk.middleware import BodySizeLimit, SecurityHeaders
+from relaydesk.ratelimit import FailureCounter, MemoryFailureCounter, RedisFailureCounter
+from relaydesk.tenancy import api as tenancy_api
+from relaydesk.web import pages as web_pages
+from relaydesk.web.errors import error_page
+from relaydesk.worker import run_worker
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+UPLOAD_PATHS = ("/api/v1/attachments",)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.database_url)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        failure_counter: FailureCounter = (
+            RedisFailureCounter(redis, settings.redis_key_prefix)
+            if redis
+            else MemoryFailureCounter()
+        )
+        app.state.database, app.state.redis, app.state.failure_counter = (
+            database,
+            redis,
+            failure_counter,
+        )
+        stop_worker = asyncio.Event()
+        worker = (
+            asyncio.create_task(run_worker(database, settings, stop_worker))
+            if settings.run_worker
+            else None
+        )
+        try:
+            yield
+        finally:
+            stop_worker.set()
+            if worker:
+                await worker
+            if redis:
+                await redis.aclose()
+            await database.dispose()
+
+    app = FastAPI(
+        title="relaydesk",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app, error_page)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_request_bytes, exempt_prefixes=UPLOAD_PATHS
+    )
+    app.add_middleware(SecurityHeaders)
+
+    for router in (
+        auth_api.router,
+        tenancy_api.router,
+        catalogue_api.router,
+        auth_pages.router,
+        web_pages.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> JSONResponse:
+        async with app.state.database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return JSONResponse({"status": "ok"})
+
+    return app

@@ -1,0 +1,56 @@
+"""Staff accounts and the credentials they sign in with."""
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from relaydesk.auth.permissions import Role
+from relaydesk.db import Base, CreatedAt, Id
+from relaydesk.enums import string_enum
+
+
+class StaffUser(Base):
+    """A person working for the tenant (no partner) or for one partner."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[Id]
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenant.id"), index=True)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("partner.id"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[Role] = mapped_column(string_enum(Role))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[CreatedAt]
+    last_login_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A browser sign-in; the cookie holds a random token of which only the hash is kept."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[Id]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[CreatedAt]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ApiToken(Base):
+    """A bearer token for API clients; only its hash is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[Id]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[CreatedAt]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,202 @@
+"""Demo data for `relaydesk demo`: a tenant with partners, staff, channels and followers."""
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk.auth.permissions import Role
+from relaydesk.auth.principal import EndUserPrincipal
+from relaydesk.auth.service import create_staff_user, end_user_token
+from relaydesk.catalogue.models import BillingPeriod, EngagementType
+from relaydesk.catalogue.schemas import PackageCreate
+from relaydesk.catalogue.service import create_package
+from relaydesk.config import Settings
+from relaydesk.schemas import Money
+from relaydesk.tenancy.models import Channel, PartnerStatus, Tenant
+from relaydesk.tenancy.service import (
+    create_partner,
+    create_tenant,
+    end_user_from_claims,
+    follow_channel,
+)
+
+SLUG = "demo"
+PASSWORD = "relaydesk-demo"
+E = EngagementType
+
+PACKAGES = [
+    ("Starter", "29.00", [E.MESSAGE, E.PROMO], 2),
+    ("Business", "99.00", [E.MESSAGE, E.PROMO, E.COUPON], 5),
+    ("Premium", "249.00", list(E), 20),
+]
+PARTNERS = [
+    # name, package, status, contact, channels (name, description, chat enabled)
+    (
+        "Café Aurora",
+        "Premium",
+        PartnerStatus.ACTIVE,
+        {
+            "email": "hello@aurora.example",
+            "phone": "+385 1 555 0101",
+            "website": "https://aurora.example",
+            "contact_name": "Maja Horvat",
+            "invoice_id": "INV-1001",
+            "impressions_balance": 5000,
+        },
+        [
+            ("Aurora News", "Seasonal menus and events", True),
+            ("Aurora Deals", "Coupons for regulars", True),
+            ("Aurora Jobs", "Work with us", False),
+        ],
+    ),
+    (
+        "Nordwind Sports",
+        "Business",
+        PartnerStatus.ACTIVE,
+        {
+            "email": "team@nordwind.example",
+            "phone": "+49 40 555 0202",
+            "website": "https://nordwind.example",
+            "contact_name": "Jonas Berg",
+            "invoice_id": "INV-1002",
+        },
+        [
+            ("Nordwind Running", "Training plans and races", True),
+            ("Nordwind Outdoor", "Gear for the mountains", False),
+        ],
+    ),
+    (
+        "Lumen Books",
+        "Starter",
+        PartnerStatus.PENDING,
+        {"email": "office@lumen.example", "phone": "+43 1 555 0303", "contact_name": "Eva Lind"},
+        [],
+    ),
+    (
+        "Old Harbor Records",
+        "Starter",
+        PartnerStatus.SUSPENDED,
+        {"email": "shop@oldharbor.example", "contact_name": "Tom Reed"},
+        [("Old Harbor Vinyl", "", False)],
+    ),
+]
+STAFF = [
+    # role, partner, e-mail, name
+    (Role.TENANT_ADMIN, None, "admin@demo.example", "Tara Admin"),
+    (Role.TENANT_STAFF, None, "reviewer@demo.example", "Rui Reviewer"),
+    (Role.PARTNER_ADMIN, "Café Aurora", "maja@aurora.example", "Maja Horvat"),
+    (Role.AGENT, "Café Aurora", "ana@aurora.example", "Ana Kovač"),
+    (Role.AGENT, "Café Aurora", "ben@aurora.example", "Ben Okafor"),
+    (Role.PARTNER_ADMIN, "Nordwind Sports", "jonas@nordwind.example", "Jonas Berg"),
+    (Role.AGENT, "Nordwind Sports", "lea@nordwind.example", "Lea Vogel"),
+]
+END_USERS = [
+    "Amira Haddad",
+    "Bruno Costa",
+    "Chloé Martin",
+    "Dario Rossi",
+    "Elif Yılmaz",
+    "Finn Larsen",
+    "Greta Novak",
+    "Hugo Petit",
+    "Ines Duarte",
+    "Jakub Wiśniewski",
+    "Kira Ivanova",
+    "Luca Bianchi",
+]
+
+
+async def load(session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    """Loads the demo into an empty database; on later runs only repeats the sign-ins."""
+    tenant = await session.scalar(select(Tenant).where(Tenant.slug == SLUG))
+    if tenant is None and await session.scalar(select(Tenant.id).limit(1)):
+        return {
+            "loaded": False,
+            "detail": "The database holds other data; the demo loads only into an empty one.",
+        }
+    loaded = tenant is None
+    if tenant is None:
+        tenant = await _create(session)
+    return {
+        "loaded": loaded,
+        "url": f"{settings.base_url}/login",
+        "password": PASSWORD,
+        "sign_ins": [
+            {"email": email, "role": str(role), "partner": partner}
+            for role, partner, email, _ in STAFF
+        ],
+        "end_user_token": end_user_token(
+            tenant, sub="demo-user-1", name=END_USERS[0], ttl_seconds=30 * 86400
+        ),
+    }
+
+
+async def _create(session: AsyncSession) -> Tenant:
+    tenant = await create_tenant(session, slug=SLUG, name="Demo Platform")
+    packages = {}
+    for name, price, types, max_channels in PACKAGES:
+        data = PackageCreate(
+            name=name,
+            price=Money(amount=Decimal(price), currency="EUR"),
+            billing_period=BillingPeriod.MONTH,
+            engagement_types=types,
+            max_channels=max_channels,
+        )
+        packages[name] = await create_package(session, tenant.id, None, data)
+
+    partners, channels = {}, []
+    for name, package, status, contact, partner_channels in PARTNERS:
+        details = dict(contact)
+        extra = {
+            key: details.pop(key) for key in ("invoice_id", "impressions_balance") if key in details
+        }
+        partner = await create_partner(
+            session, tenant=tenant, name=name, package=packages[package], status=status, **details
+        )
+        for field, value in extra.items():
+            setattr(partner, field, value)
+        partners[name] = partner
+        for channel_name, description, chat_enabled in partner_channels:
+            channel = Channel(
+                tenant_id=tenant.id,
+                partner_id=partner.id,
+                name=channel_name,
+                description=description,
+                chat_enabled=chat_enabled,
+            )
+            session.add(channel)
+            channels.append(channel)
+    await session.flush()
+
+    for role, partner_name, email, name in STAFF:
+        await create_staff_user(
+            session,
+            tenant_id=tenant.id,
+            partner_id=partners[partner_name].id if partner_name else None,
+            role=role,
+            email=email,
+            name=name,
+            password=PASSWORD,
+        )
+
+    followable = [c for c in channels if c.partner_id != partners["Old Harbor Records"].id]
+    for number, name in enumerate(END_USERS, start=1):
+        first, last = name.split()
+        end_user = await end_user_from_claims(
+            session,
+            tenant.id,
+            {
+                "sub": f"demo-user-{number}",
+                "name": name,
+                "email": f"{first.lower()}.{last.lower()}@mail.example",
+            },
+        )
+        principal = EndUserPrincipal(
+            id=end_user.id, tenant_id=tenant.id, external_id=end_user.external_id, name=name
+        )
+        await session.flush()
+        for channel in followable[number % 3 :: 2]:
+            await follow_channel(session, principal, channel.id)
+    return tenant

@@ -1,0 +1,21 @@
+"""Every table, imported in one place for Alembic and for tests that clean the database."""
+
+from relaydesk.audit.models import AuditEntry
+from relaydesk.auth.models import ApiToken, StaffUser, WebSession
+from relaydesk.catalogue.models import Package
+from relaydesk.db import Base
+from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, Tenant
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Channel",
+    "EndUser",
+    "Follow",
+    "Package",
+    "Partner",
+    "StaffUser",
+    "Tenant",
+    "WebSession",
+]

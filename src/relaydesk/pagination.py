@@ -1,0 +1,60 @@
+"""Keyset pagination: `?limit=&cursor=` in, `{items, next_cursor}` out."""
+
+import base64
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from relaydesk.errors import InvalidInput
+
+
+class PageParams(BaseModel):
+    limit: int
+    after_id: uuid.UUID | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None
+) -> PageParams:
+    return PageParams(limit=limit, after_id=decode_cursor(cursor) if cursor else None)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError as exc:
+        raise InvalidInput("The cursor is not valid.", code="validation_error") from exc
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[Any],
+    id_column: InstrumentedAttribute[uuid.UUID],
+    params: PageParams,
+) -> tuple[Sequence[Any], str | None]:
+    """Rows in id order (creation order, ids being UUIDv7) after the cursor, and the next cursor."""
+    if params.after_id is not None:
+        statement = statement.where(id_column > params.after_id)
+    rows = (await session.execute(statement.order_by(id_column).limit(params.limit + 1))).all()
+    if len(rows) <= params.limit:
+        return rows, None
+    rows = rows[: params.limit]
+    return rows, encode_cursor(_row_id(rows[-1], id_column))
+
+
+def _row_id(row: Any, id_column: InstrumentedAttribute[uuid.UUID]) -> uuid.UUID:
+    entity = row[0]
+    return getattr(entity, id_column.key)

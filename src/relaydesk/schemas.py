@@ -1,0 +1,40 @@
+"""Pydantic building blocks shared by every domain's schemas."""
+
+from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class Input(BaseModel):
+    """A request body: unknown fields are an error, text is trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class Money(BaseModel):
+    """An amount as a decimal string ("99.00") and an ISO 4217 currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+    currency: Currency
+
+    def model_post_init(self, _context: object) -> None:
+        self.amount = self.amount.quantize(Decimal("0.01"))
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None

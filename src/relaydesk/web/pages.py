@@ -1,0 +1,82 @@
+"""The role homes and the pages of areas not built yet."""
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from relaydesk.auth.deps import StaffDep, require
+from relaydesk.auth.permissions import Permission
+from relaydesk.deps import SessionDep
+from relaydesk.errors import AppError
+from relaydesk.tenancy import service as tenancy
+from relaydesk.tenancy.schemas import ChannelCreate
+from relaydesk.web.navigation import AREAS, Area, home_path
+from relaydesk.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def root(staff: StaffDep) -> RedirectResponse:
+    return RedirectResponse(home_path(staff), status_code=303)
+
+
+@router.get("/tenant", name="tenant:home")
+async def tenant_home(
+    request: Request, session: SessionDep, staff: require(Permission.PARTNERS_REVIEW)
+) -> HTMLResponse:
+    overview = await tenancy.tenant_overview(session, staff)
+    return render(request, "tenant/home.html", staff=staff, **overview)
+
+
+@router.get("/partner", name="partner:home")
+async def partner_home(
+    request: Request, session: SessionDep, staff: require(Permission.CHANNELS_MANAGE)
+) -> HTMLResponse:
+    overview = await tenancy.partner_overview(session, staff)
+    return render(request, "partner/home.html", staff=staff, **overview)
+
+
+@router.post("/partner/channels", name="partner:create_channel")
+async def create_channel(
+    request: Request,
+    session: SessionDep,
+    staff: require(Permission.CHANNELS_MANAGE),
+    name: str = Form(""),
+    description: str = Form(""),
+) -> Response:
+    """Adds a channel from the home page's form; htmx swaps in the updated channel list."""
+    error = None
+    try:
+        await tenancy.create_channel(
+            session, staff, ChannelCreate.model_validate({"name": name, "description": description})
+        )
+    except AppError as exc:
+        error = exc.detail
+    except ValueError:
+        error = "Give the channel a name of at most 120 characters."
+    if request.headers.get("HX-Request") != "true":
+        return RedirectResponse("/partner", status_code=303)
+    overview = await tenancy.partner_overview(session, staff)
+    return render(request, "partner/_channels.html", staff=staff, form_error=error, **overview)
+
+
+@router.get("/desk", name="desk:home")
+async def desk_home(
+    request: Request, session: SessionDep, staff: require(Permission.CHAT_HANDLE)
+) -> HTMLResponse:
+    channels = await tenancy.channels_by_name(session, staff)
+    return render(request, "desk/home.html", staff=staff, channels=channels)
+
+
+def _not_built_page(area: Area) -> Callable[..., Awaitable[HTMLResponse]]:
+    async def page(request: Request, staff: require(area.permission)) -> HTMLResponse:
+        return render(request, "not_built.html", staff=staff, area=area)
+
+    return page
+
+
+for _area in AREAS:
+    if not _area.built:
+        router.add_api_route(_area.path, _not_built_page(_area), methods=["GET"])

@@ -1,0 +1,40 @@
+"""Rendering pages: the layout needs the signed-in staff member, navigation and CSRF token."""
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from relaydesk.auth.deps import SESSION_COOKIE
+from relaydesk.auth.principal import StaffPrincipal
+from relaydesk.auth.secrets import csrf_token
+from relaydesk.web.navigation import areas_for, home_path
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    staff: StaffPrincipal | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    session_token = request.cookies.get(SESSION_COOKIE)
+    layout = {
+        "staff": staff,
+        "areas": areas_for(staff) if staff else [],
+        "home": home_path(staff) if staff else "/login",
+        "csrf_token": (
+            csrf_token(request.app.state.settings.signing_key, session_token)
+            if staff and session_token
+            else ""
+        ),
+    }
+    return templates.TemplateResponse(
+        request, template, layout | context, status_code=status_code, headers=headers
+    )
