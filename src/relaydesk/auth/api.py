@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from fastapi import APIRouter, Request, Response
 
 from relaydesk.auth import schemas, service
@@ -25,7 +27,9 @@ async def create_token(
         password=credentials.password,
         client_ip=client_ip(request),
     )
-    token, api_token = await service.issue_api_token(session, settings, staff)
+    token, api_token = await service.issue_api_token(
+        session, staff, ttl=timedelta(days=settings.api_token_ttl_days)
+    )
     return schemas.IssuedToken(
         access_token=token, expires_at=api_token.expires_at, user=schemas.Me.of(staff)
     )

@@ -1,5 +1,7 @@
 """Signing in and out in the browser."""
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -58,7 +60,9 @@ async def login(
             email=email,
             next=next,
         )
-    token = await service.start_web_session(session, settings, staff)
+    token = await service.start_web_session(
+        session, staff, ttl=timedelta(hours=settings.session_ttl_hours)
+    )
     response = RedirectResponse(_safe_next(next) or home_path(staff), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

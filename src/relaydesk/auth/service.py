@@ -22,7 +22,8 @@ from relaydesk.tenancy.models import Partner, PartnerStatus, Tenant
 from relaydesk.tenancy.service import end_user_from_claims, get_partner
 
 
-def _principal(user: StaffUser) -> StaffPrincipal:
+def principal_of(user: StaffUser) -> StaffPrincipal:
+    """The principal a signed-in staff user acts as."""
     return StaffPrincipal(
         id=user.id,
         tenant_id=user.tenant_id,
@@ -121,14 +122,14 @@ async def sign_in(
     user.last_login_at = now()
     await record(
         session,
-        _principal(user),
+        principal_of(user),
         "staff.signed_in",
         tenant_id=user.tenant_id,
         partner_id=user.partner_id,
         subject_type="staff_user",
         subject_id=user.id,
     )
-    return _principal(user)
+    return principal_of(user)
 
 
 async def start_web_session(
@@ -151,14 +152,11 @@ async def end_web_session(session: AsyncSession, token: str) -> None:
 
 
 async def issue_api_token(
-    session: AsyncSession, settings: Settings, staff: StaffPrincipal
+    session: AsyncSession, staff: StaffPrincipal, *, ttl: timedelta
 ) -> tuple[str, ApiToken]:
+    """A new bearer token; returns it (shown once, never stored) and its row."""
     token = new_token(API_TOKEN_PREFIX)
-    api_token = ApiToken(
-        user_id=staff.id,
-        token_hash=digest(token),
-        expires_at=now() + timedelta(days=settings.api_token_ttl_days),
-    )
+    api_token = ApiToken(user_id=staff.id, token_hash=digest(token), expires_at=now() + ttl)
     session.add(api_token)
     return token, api_token
 
@@ -173,7 +171,7 @@ async def staff_from_session_token(session: AsyncSession, token: str) -> StaffPr
         .join(WebSession, WebSession.user_id == StaffUser.id)
         .where(WebSession.token_hash == digest(token), WebSession.expires_at > now())
     )
-    return _principal(user) if user else None
+    return principal_of(user) if user else None
 
 
 async def staff_from_api_token(session: AsyncSession, token: str) -> StaffPrincipal | None:
@@ -182,7 +180,7 @@ async def staff_from_api_token(session: AsyncSession, token: str) -> StaffPrinci
         .join(ApiToken, ApiToken.user_id == StaffUser.id)
         .where(ApiToken.token_hash == digest(token), ApiToken.expires_at > now())
     )
-    return _principal(user) if user else None
+    return principal_of(user) if user else None
 
 
 async def purge_expired_credentials(session: AsyncSession) -> None:
