@@ -26,7 +26,6 @@ from relaydesk.web.errors import error_page
 from relaydesk.worker import run_worker
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
-UPLOAD_PATHS = ("/api/v1/attachments",)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,9 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app, error_page)
-    app.add_middleware(
-        BodySizeLimit, max_bytes=settings.max_request_bytes, exempt_prefixes=UPLOAD_PATHS
-    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
 
     for router in (

@@ -84,7 +84,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, enforced foreign keys, and real BEGIN/SAVEPOINT handling for the sqlite3 driver."""
+    """WAL, enforced foreign keys, and real BEGIN/SAVEPOINT handling for the sqlite3 driver.
+
+    Transactions begin IMMEDIATE: they queue for the single writer slot up front (waiting up
+    to the busy timeout) instead of failing with "database is locked" when two readers both
+    try to become the writer.
+    """
 
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -101,7 +106,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

@@ -1,0 +1,66 @@
+"""Whatever a client sends, the answer is a problem+json error, never a 500, and changes nothing."""
+
+import httpx
+import pytest
+
+from tests.factories import Factory, World
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["status"], body["code"]) == (status, code)
+    assert body["title"] and body["detail"] and body["type"]
+
+
+class TestProblemJson:
+    async def test_unknown_api_route_is_404(self, client: httpx.AsyncClient) -> None:
+        assert_problem(await client.get("/api/v1/nothing-here"), 404, "not_found")
+
+    async def test_wrong_method_is_405(self, client: httpx.AsyncClient) -> None:
+        assert_problem(await client.put("/api/v1/me"), 405, "method_not_allowed")
+
+    async def test_malformed_json_is_422(
+        self, client: httpx.AsyncClient, factory: Factory, world: World
+    ) -> None:
+        response = await client.post(
+            "/api/v1/channels",
+            content=b'{"name": ',
+            headers=await factory.headers(world.a.admin) | {"content-type": "application/json"},
+        )
+        assert_problem(response, 422, "validation_error")
+        assert response.json()["errors"]
+
+    @pytest.mark.parametrize("body", [[], "text", 5, None, {"name": ["x"]}, {"name": None}])
+    async def test_wrong_types_are_422(
+        self, client: httpx.AsyncClient, factory: Factory, world: World, body: object
+    ) -> None:
+        response = await client.post(
+            "/api/v1/channels", json=body, headers=await factory.headers(world.a.admin)
+        )
+        assert_problem(response, 422, "validation_error")
+
+    async def test_huge_bodies_are_refused_before_reading(
+        self, client: httpx.AsyncClient, factory: Factory, world: World
+    ) -> None:
+        headers = await factory.headers(world.a.admin) | {"content-type": "application/json"}
+        body = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+        response = await client.post("/api/v1/channels", content=body, headers=headers)
+        assert_problem(response, 413, "request_too_large")
+
+    async def test_huge_streamed_bodies_without_length_are_refused(
+        self, client: httpx.AsyncClient, factory: Factory, world: World
+    ) -> None:
+        async def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(40):
+                yield b"x" * 65536
+
+        headers = await factory.headers(world.a.admin) | {"content-type": "application/json"}
+        response = await client.post("/api/v1/channels", content=chunks(), headers=headers)
+        assert_problem(response, 413, "request_too_large")
+
+    async def test_openapi_document_is_served(self, client: httpx.AsyncClient) -> None:
+        document = (await client.get("/openapi.json")).json()
+        for path in ("/api/v1/auth/token", "/api/v1/me", "/api/v1/channels", "/api/v1/me/channels"):
+            assert path in document["paths"]
