@@ -107,7 +107,6 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
         redis_key_prefix=f"relaydesk-test:{uuid.uuid4().hex}:",
         secret_key="test-signing-key",
         data_dir=tmp_path / "var",
-        storage_url=f"file://{tmp_path / 'files'}",
         base_url="http://testserver",
         run_worker=False,
     )

@@ -14,9 +14,6 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/relaydesk.db"
     redis_url: str | None = None
     redis_key_prefix: str = "relaydesk:"
-    storage_url: str = "file://./var/files"
-    smtp_url: str | None = None
-    mail_from: str = "relaydesk@localhost"
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = Field(default="", repr=False)
     data_dir: Path = Path("./var")
