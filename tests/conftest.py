@@ -113,6 +113,19 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    """The backend's Redis (PostgreSQL runs only); the test's keys are removed afterwards."""
+    if settings.redis_url is None:
+        pytest.skip("Redis runs with the PostgreSQL backend")
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    keys = [key async for key in client.scan_iter(f"{settings.redis_key_prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
 async def database(settings: Settings) -> AsyncIterator[Database]:
     """The test's database handle; every row is removed again when the test ends."""
     database = Database(settings.database_url)

@@ -1,6 +1,7 @@
 """Channels for partner staff and for end users, always within the caller's partner/tenant."""
 
 import asyncio
+import uuid
 
 import httpx
 from sqlalchemy import func, select
@@ -266,3 +267,28 @@ class TestEndUserChannels:
             f"/api/v1/channels/{world.a.channel.id}/chat/disable", headers=headers
         )
         assert response.status_code == 403
+
+
+class TestAuditLog:
+    async def test_channel_changes_record_who_made_them(
+        self, client: httpx.AsyncClient, factory: Factory, world: World
+    ) -> None:
+        from relaydesk.audit.models import ActorType, AuditEntry
+
+        headers = await factory.headers(world.a.admin)
+        created = (
+            await client.post("/api/v1/channels", json={"name": "Audited"}, headers=headers)
+        ).json()
+        await client.post(f"/api/v1/channels/{created['id']}/chat/enable", headers=headers)
+        async with factory.database.transaction() as session:
+            entries = (
+                await session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.subject_id == uuid.UUID(created["id"]))
+                    .order_by(AuditEntry.created_at)
+                )
+            ).all()
+        assert [(e.action, e.actor_type, e.actor_id, e.partner_id) for e in entries] == [
+            ("channel.created", ActorType.STAFF, world.a.admin.id, world.a.partner.id),
+            ("channel.chat_enabled", ActorType.STAFF, world.a.admin.id, world.a.partner.id),
+        ]
