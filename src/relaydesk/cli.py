@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import demo as demo_data
@@ -24,7 +23,6 @@ from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.errors import AppError, NotFound
 from relaydesk.logs import configure_logging
-from relaydesk.migrate import migrate as migrate_database
 from relaydesk.tenancy.service import create_partner as create_partner_row
 from relaydesk.tenancy.service import create_tenant as create_tenant_row
 from relaydesk.tenancy.service import get_partner, tenant_by_slug
@@ -67,6 +65,7 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 @app.command()
 def migrate() -> None:
     """Bring the database to the newest schema."""
+    from relaydesk.migrate import migrate as migrate_database  # Alembic loads only for this
 
     async def run() -> None:
         database = Database(Settings().database_url)
@@ -88,6 +87,8 @@ def serve(
     ] = False,
 ) -> None:
     """Run the web server (and the background worker, unless --no-worker)."""
+    import uvicorn  # loads only for this command
+
     if no_worker:
         os.environ["RELAYDESK_RUN_WORKER"] = "false"
     uvicorn.run(

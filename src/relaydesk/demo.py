@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.principal import EndUserPrincipal
 from relaydesk.auth.service import create_staff_user, end_user_token
@@ -110,15 +111,20 @@ END_USERS = [
 
 async def load(session: AsyncSession, settings: Settings) -> dict[str, Any]:
     """Loads the demo into an empty database; on later runs only repeats the sign-ins."""
-    tenant = await session.scalar(select(Tenant).where(Tenant.slug == SLUG))
-    if tenant is None and await session.scalar(select(Tenant.id).limit(1)):
-        return {
-            "loaded": False,
-            "detail": "The database holds other data; the demo loads only into an empty one.",
-        }
-    loaded = tenant is None
-    if tenant is None:
+    loaded = not await session.scalar(select(Tenant.id).limit(1))
+    if loaded:
         tenant = await _create(session)
+    else:
+        tenant = await session.scalar(
+            select(Tenant)
+            .join(StaffUser, StaffUser.tenant_id == Tenant.id)
+            .where(Tenant.slug == SLUG, StaffUser.email == STAFF[0][2])
+        )
+        if tenant is None:
+            return {
+                "loaded": False,
+                "detail": "The database holds other data; the demo loads only into an empty one.",
+            }
     return {
         "loaded": loaded,
         "url": f"{settings.base_url}/login",

@@ -21,6 +21,8 @@ from relaydesk.ratelimit import FailureCounter
 from relaydesk.tenancy.models import Partner, PartnerStatus, Tenant
 from relaydesk.tenancy.service import end_user_from_claims, get_partner
 
+MIN_PASSWORD_LENGTH = 8
+
 
 def principal_of(user: StaffUser) -> StaffPrincipal:
     """The principal a signed-in staff user acts as."""
@@ -64,6 +66,8 @@ async def create_staff_user(
         )
     if partner_id is not None and (await get_partner(session, partner_id)).tenant_id != tenant_id:
         raise InvalidInput("That partner belongs to another tenant.")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
     email = email.strip().lower()
     if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         raise Conflict(f"{email} already has an account.", code="email_taken")
@@ -207,8 +211,9 @@ def _end_user_claims(token: str, secret: str) -> dict[str, Any]:
 async def end_user_from_token(session: AsyncSession, token: str) -> EndUserPrincipal:
     """Verifies an end user's token with its tenant's secret and returns that end user.
 
-    The tenant is the one named by the `iss` claim (its slug); a token without `iss` is
-    checked against each tenant's secret, as only one of them can have signed it.
+    A token with an `iss` claim must be signed by the tenant with that slug (a token of one
+    tenant cannot pass for another's); one without is checked against each tenant's secret,
+    as only one of them can have signed it.
     """
     try:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
@@ -238,6 +243,8 @@ async def end_user_from_token(session: AsyncSession, token: str) -> EndUserPrinc
 
 def end_user_token(tenant: Tenant, *, sub: str, name: str, ttl_seconds: int, **claims: str) -> str:
     """An end-user token as the tenant's app would sign it (CLI, demo and tests)."""
+    if not sub.strip() or not name.strip():
+        raise InvalidInput("An end-user token needs a non-blank sub and name.")
     payload = {
         "iss": tenant.slug,
         "sub": sub,
