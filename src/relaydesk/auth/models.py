@@ -28,29 +28,25 @@ class StaffUser(Base):
     last_login_at: Mapped[datetime | None]
 
 
-class WebSession(Base):
-    """A browser sign-in; the cookie holds a random token of which only the hash is kept."""
+class _HashedCredential:
+    """A random secret handed to its holder once; only its SHA-256 digest is kept."""
+
+    id: Mapped[Id]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[CreatedAt]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebSession(_HashedCredential, Base):
+    """A browser sign-in, held in the session cookie."""
 
     __tablename__ = "web_session"
 
-    id: Mapped[Id]
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[CreatedAt]
-    expires_at: Mapped[datetime] = mapped_column(index=True)
 
-
-class ApiToken(Base):
-    """A bearer token for API clients; only its hash is kept."""
+class ApiToken(_HashedCredential, Base):
+    """A bearer token for API clients."""
 
     __tablename__ = "api_token"
-
-    id: Mapped[Id]
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[CreatedAt]
-    expires_at: Mapped[datetime] = mapped_column(index=True)

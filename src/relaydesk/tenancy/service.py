@@ -117,14 +117,17 @@ def _follower_count() -> sa.ScalarSelect[int]:
     )
 
 
+def _channel_fields(channel: Channel) -> dict[str, Any]:
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "description": channel.description,
+        "chat_enabled": channel.chat_enabled,
+    }
+
+
 def _with_follower_count(channel: Channel, follower_count: int) -> schemas.Channel:
-    return schemas.Channel(
-        id=channel.id,
-        name=channel.name,
-        description=channel.description,
-        chat_enabled=channel.chat_enabled,
-        follower_count=follower_count,
-    )
+    return schemas.Channel(**_channel_fields(channel), follower_count=follower_count)
 
 
 async def list_channels(
@@ -265,13 +268,7 @@ def _is_following(end_user: EndUserPrincipal) -> sa.Exists:
 
 
 def _public(channel: Channel, following: bool) -> schemas.ChannelPublic:
-    return schemas.ChannelPublic(
-        id=channel.id,
-        name=channel.name,
-        description=channel.description,
-        chat_enabled=channel.chat_enabled,
-        following=following,
-    )
+    return schemas.ChannelPublic(**_channel_fields(channel), following=following)
 
 
 async def public_channel(
