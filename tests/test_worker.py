@@ -31,7 +31,9 @@ async def api_token(database: Database, user: StaffUser, ttl: timedelta) -> str:
 
 async def web_session(database: Database, settings: Settings, user: StaffUser) -> str:
     async with database.transaction() as session:
-        return await start_web_session(session, settings, principal_of(user))
+        return await start_web_session(
+            session, principal_of(user), ttl=timedelta(hours=settings.session_ttl_hours)
+        )
 
 
 async def stored_token_hashes(database: Database) -> set[str]:

@@ -136,18 +136,10 @@ async def sign_in(
     return principal_of(user)
 
 
-async def start_web_session(
-    session: AsyncSession, settings: Settings, staff: StaffPrincipal
-) -> str:
+async def start_web_session(session: AsyncSession, staff: StaffPrincipal, *, ttl: timedelta) -> str:
     """A new browser session; returns the token for the cookie."""
     token = new_token()
-    session.add(
-        WebSession(
-            user_id=staff.id,
-            token_hash=digest(token),
-            expires_at=now() + timedelta(hours=settings.session_ttl_hours),
-        )
-    )
+    session.add(WebSession(user_id=staff.id, token_hash=digest(token), expires_at=now() + ttl))
     return token
 
 

@@ -8,10 +8,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from relaydesk.auth.deps import StaffDep, require
 from relaydesk.auth.permissions import Permission
 from relaydesk.deps import SessionDep
-from relaydesk.errors import AppError
+from relaydesk.errors import AppError, PermissionDenied
 from relaydesk.tenancy import service as tenancy
 from relaydesk.tenancy.schemas import ChannelCreate
-from relaydesk.web.navigation import AREAS, Area, home_path
+from relaydesk.web.navigation import AREAS, Area, areas_for, home_path
 from relaydesk.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -72,6 +72,9 @@ async def desk_home(
 
 def _not_built_page(area: Area) -> Callable[..., Awaitable[HTMLResponse]]:
     async def page(request: Request, staff: require(area.permission)) -> HTMLResponse:
+        # Staff management is one permission on both sides; each side reaches only its own.
+        if area not in areas_for(staff):
+            raise PermissionDenied("This page belongs to the other side of the platform.")
         return render(request, "not_built.html", staff=staff, area=area)
 
     return page

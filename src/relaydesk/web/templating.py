@@ -35,6 +35,9 @@ def render(
             else ""
         ),
     }
+    if staff:
+        # A signed-in page must not come back from the browser's cache after signing out.
+        headers = {**(headers or {}), "Cache-Control": "no-store"}
     return templates.TemplateResponse(
         request, template, layout | context, status_code=status_code, headers=headers
     )
