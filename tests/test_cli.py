@@ -677,11 +677,10 @@ class TestDemo:
 
 
 class TestServe:
+    @pytest.mark.only_backend("sqlite")  # one backend is enough to see it start and stop
     async def test_serves_the_app_until_terminated(
         self, relaydesk: Relaydesk, backend: Backend
     ) -> None:
-        if backend.name != "sqlite":
-            pytest.skip("one backend is enough to see the server start and stop")
         port = free_port()
         server = await relaydesk.start("serve", "--port", str(port), "--no-worker")
 

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from relaydesk.app import create_app
@@ -21,6 +22,7 @@ async def process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+@pytest.mark.only_backend("postgresql")  # the backend that comes with Redis
 class TestSharedThrottling:
     async def test_failures_on_one_process_limit_the_other(
         self, settings: Settings, redis: Redis, world: World

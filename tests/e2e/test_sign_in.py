@@ -14,16 +14,10 @@ from relaydesk.auth.service import principal_of, start_web_session
 from relaydesk.config import Settings
 from tests.factories import PASSWORD, Factory, World
 
-pytestmark = pytest.mark.browser
+# The pages behave the same on every backend; the browser proves them once.
+pytestmark = [pytest.mark.browser, pytest.mark.only_backend("sqlite")]
 
 SCREENSHOTS = Path("test-results")
-
-
-@pytest.fixture(autouse=True)
-def _sqlite_only(settings: Settings) -> None:
-    """The browser tests prove the pages work in a browser; one backend is enough for that."""
-    if settings.database_url.startswith("postgresql"):
-        pytest.skip("browser tests run on SQLite only")
 
 
 async def sign_in_through_form(
