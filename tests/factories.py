@@ -175,6 +175,15 @@ class World:
     other_tenant_admin: StaffUser
     other: Side
 
+    def staff_with(self, role: Role) -> StaffUser:
+        """Someone of the first tenant (and its first partner) with `role`."""
+        return {
+            Role.TENANT_ADMIN: self.tenant_admin,
+            Role.TENANT_STAFF: self.tenant_staff,
+            Role.PARTNER_ADMIN: self.a.admin,
+            Role.AGENT: self.a.agent,
+        }[role]
+
     @classmethod
     async def build(cls, factory: Factory) -> "World":
         async def side(tenant: Tenant) -> Side:

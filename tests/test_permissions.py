@@ -3,7 +3,6 @@
 import httpx
 import pytest
 
-from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests.factories import Factory, World
 
@@ -31,15 +30,6 @@ def test_roles_grant_the_documented_permissions() -> None:
     assert {role: set(permissions) for role, permissions in ROLE_PERMISSIONS.items()} == (
         EXPECTED_PERMISSIONS
     )
-
-
-def user_for(world: World, role: Role) -> StaffUser:
-    return {
-        Role.TENANT_ADMIN: world.tenant_admin,
-        Role.TENANT_STAFF: world.tenant_staff,
-        Role.PARTNER_ADMIN: world.a.admin,
-        Role.AGENT: world.a.agent,
-    }[role]
 
 
 # (method, path template, JSON body, the roles allowed)
@@ -76,7 +66,7 @@ async def test_permission_matrix(
     body: dict[str, object] | None,
     allowed: set[Role],
 ) -> None:
-    headers = await factory.headers(user_for(world, role))
+    headers = await factory.headers(world.staff_with(role))
     url = path.format(channel=world.a.channel.id)
     response = await client.request(method, url, json=body, headers=headers)
     if role in allowed:

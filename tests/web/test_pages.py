@@ -146,15 +146,6 @@ def set_cookie_attributes(response: httpx.Response, name: str) -> dict[str, str]
     raise AssertionError(f"no Set-Cookie for {name}: {response.headers}")
 
 
-def staff_of(world: World, role: Role) -> StaffUser:
-    return {
-        Role.TENANT_ADMIN: world.tenant_admin,
-        Role.TENANT_STAFF: world.tenant_staff,
-        Role.PARTNER_ADMIN: world.a.admin,
-        Role.AGENT: world.a.agent,
-    }[role]
-
-
 # --- Tests ----------------------------------------------------------------------------------
 
 
@@ -225,7 +216,7 @@ class TestSignInPage:
         world: World,
         role: Role,
     ) -> None:
-        await signed_in(client, factory, settings, staff_of(world, role))
+        await signed_in(client, factory, settings, world.staff_with(role))
         assert redirect_target(await client.get("/")) == HOME_BY_ROLE[role]
 
 
@@ -234,7 +225,7 @@ class TestSigningInByForm:
     async def test_each_kind_of_staff_lands_on_its_home(
         self, client: httpx.AsyncClient, world: World, role: Role
     ) -> None:
-        response = await sign_in_by_form(client, staff_of(world, role).email)
+        response = await sign_in_by_form(client, world.staff_with(role).email)
         assert redirect_target(response) == HOME_BY_ROLE[role]
         home = await client.get(HOME_BY_ROLE[role])
         assert home.status_code == 200
@@ -350,7 +341,7 @@ class TestNavigation:
         world: World,
         role: Role,
     ) -> None:
-        user = staff_of(world, role)
+        user = world.staff_with(role)
         await signed_in(client, factory, settings, user)
         response = await client.get(HOME_BY_ROLE[role])
         assert response.status_code == 200
@@ -383,7 +374,7 @@ class TestNavigation:
         world: World,
         role: Role,
     ) -> None:
-        await signed_in(client, factory, settings, staff_of(world, role))
+        await signed_in(client, factory, settings, world.staff_with(role))
         reachable = {path for _, path in NAV_BY_ROLE[role]}
         for path in sorted({area.path for area in AREAS}):
             response = await client.get(path)
@@ -399,7 +390,7 @@ class TestNavigation:
         role: Role,
         path: str,
     ) -> None:
-        await signed_in(client, factory, settings, staff_of(world, role))
+        await signed_in(client, factory, settings, world.staff_with(role))
         assert (await client.get(path)).status_code == 403
 
     @pytest.mark.parametrize(
@@ -424,7 +415,7 @@ class TestNavigation:
         path: str,
     ) -> None:
         assert path in NOT_BUILT
-        await signed_in(client, factory, settings, staff_of(world, role))
+        await signed_in(client, factory, settings, world.staff_with(role))
         response = await client.get(path)
         assert response.status_code == 200
         document = parse(response)
@@ -707,7 +698,7 @@ class TestSecurityHeaders:
         status: int,
     ) -> None:
         if signed_in_as:
-            await signed_in(client, factory, settings, staff_of(world, signed_in_as))
+            await signed_in(client, factory, settings, world.staff_with(signed_in_as))
         response = await client.request(method, path)
         assert response.status_code == status
         directives = csp_directives(response)
@@ -728,7 +719,7 @@ class TestSecurityHeaders:
         role: Role,
         path: str,
     ) -> None:
-        await signed_in(client, factory, settings, staff_of(world, role))
+        await signed_in(client, factory, settings, world.staff_with(role))
         response = await client.get(path)
         assert response.status_code == 200
         assert "no-store" in response.headers.get("cache-control", "")
