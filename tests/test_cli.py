@@ -477,7 +477,7 @@ class TestCreateUser:
     @pytest.mark.parametrize(
         ("case", "role", "message"),
         [
-            ("no partner", "agent", "The role agent needs partner."),
+            ("no partner", "agent", "The role agent needs a partner."),
             ("own partner", "tenant_staff", "The role tenant_staff takes no partner."),
             ("unknown partner", "agent", "No such partner."),
             ("garbage partner", "partner_admin", "No partner 'not-a-uuid'."),

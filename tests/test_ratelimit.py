@@ -2,13 +2,16 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
 from relaydesk.app import create_app
+from relaydesk.clock import clock, now
 from relaydesk.config import Settings
+from relaydesk.ratelimit import MemoryFailureCounter
 from tests.factories import World
 
 
@@ -37,3 +40,24 @@ class TestSharedThrottling:
         assert await redis.exists(
             f"{settings.redis_key_prefix}login:198.51.100.9:{world.a.agent.email}"
         )
+
+
+class TestMemoryCounter:
+    async def test_counts_within_the_window_and_forgets_after_it(self) -> None:
+        counter = MemoryFailureCounter()
+        clock.freeze(now())
+        await counter.add_failure("k", 60)
+        clock.advance(timedelta(seconds=20))
+        await counter.add_failure("k", 60)
+        assert await counter.failures("k") == (2, 40)
+        clock.advance(timedelta(seconds=40))
+        assert await counter.failures("k") == (0, 0)
+
+    async def test_closed_windows_are_dropped_when_many_keys_pile_up(self) -> None:
+        counter = MemoryFailureCounter()
+        clock.freeze(now())
+        for number in range(MemoryFailureCounter.PRUNE_ABOVE):
+            await counter.add_failure(f"old-{number}", 60)
+        clock.advance(timedelta(seconds=61))
+        await counter.add_failure("new", 60)
+        assert len(counter._windows) == 1

@@ -21,6 +21,8 @@ class FailureCounter(Protocol):
 class MemoryFailureCounter:
     """For a single process (the embedded default)."""
 
+    PRUNE_ABOVE = 10_000
+
     def __init__(self) -> None:
         self._windows: dict[str, tuple[int, float]] = {}
 
@@ -36,6 +38,14 @@ class MemoryFailureCounter:
         count, remaining = await self.failures(key)
         closes_at = now().timestamp() + (remaining if count else window_seconds)
         self._windows[key] = (count + 1, closes_at)
+        if len(self._windows) > self.PRUNE_ABOVE:
+            self._drop_closed_windows()
+
+    def _drop_closed_windows(self) -> None:
+        """Keeps memory bounded when many different keys fail once and never come back."""
+        moment = now().timestamp()
+        for key in [key for key, (_, closes_at) in self._windows.items() if closes_at <= moment]:
+            del self._windows[key]
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)

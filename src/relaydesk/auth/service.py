@@ -62,7 +62,7 @@ async def create_staff_user(
     """A tenant or partner staff member; partner roles need a partner of the same tenant."""
     if role.is_partner_role != (partner_id is not None):
         raise InvalidInput(
-            f"The role {role} {'needs' if role.is_partner_role else 'takes no'} partner."
+            f"The role {role} {'needs a' if role.is_partner_role else 'takes no'} partner."
         )
     if partner_id is not None and (await get_partner(session, partner_id)).tenant_id != tenant_id:
         raise InvalidInput("That partner belongs to another tenant.")
