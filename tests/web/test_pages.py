@@ -608,6 +608,20 @@ class TestCsrf:
         rows = table_rows(parse(await client.get("/partner")).find("section", {"id": "channels"}))
         assert ["Deals", "0", "disabled"] in rows
 
+    async def test_a_rejected_plain_form_post_shows_the_page_with_the_reason(
+        self, client: httpx.AsyncClient, factory: Factory, settings: Settings, world: World
+    ) -> None:
+        await signed_in(client, factory, settings, world.a.admin)
+        form = parse(await client.get("/partner")).find("form", {"action": "/partner/channels"})
+        response = await client.post(
+            "/partner/channels",
+            data={"name": world.a.channel.name, "csrf_token": hidden_input(form, "csrf_token")},
+        )
+        assert response.status_code == 422
+        page = parse(response)
+        assert alerts(page) == [f"A channel named {world.a.channel.name!r} already exists."]
+        assert "Package" in [heading.text() for heading in page.find_all("h2")]
+
     async def test_a_rejected_channel_shows_the_reason_in_the_fragment(
         self, client: httpx.AsyncClient, factory: Factory, settings: Settings, world: World
     ) -> None:

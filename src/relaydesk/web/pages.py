@@ -56,10 +56,19 @@ async def create_channel(
         error = exc.detail
     except ValueError:
         error = "Give the channel a name of at most 120 characters."
-    if request.headers.get("HX-Request") != "true":
+    from_htmx = request.headers.get("HX-Request") == "true"
+    if error is None and not from_htmx:
         return RedirectResponse("/partner", status_code=303)
     overview = await tenancy.partner_overview(session, staff)
-    return render(request, "partner/_channels.html", staff=staff, form_error=error, **overview)
+    return render(
+        request,
+        "partner/_channels.html" if from_htmx else "partner/home.html",
+        staff=staff,
+        form_error=error,
+        # htmx swaps only successful answers in; a plain form post gets the page with the error.
+        status_code=200 if from_htmx else 422,
+        **overview,
+    )
 
 
 @router.get("/desk", name="desk:home")
