@@ -3,6 +3,8 @@
 import httpx
 import pytest
 
+from relaydesk.app import create_app
+from relaydesk.config import Settings
 from tests.factories import Factory, World
 
 
@@ -64,3 +66,29 @@ class TestProblemJson:
         document = (await client.get("/openapi.json")).json()
         for path in ("/api/v1/auth/token", "/api/v1/me", "/api/v1/channels", "/api/v1/me/channels"):
             assert path in document["paths"]
+
+
+class TestUnexpectedErrors:
+    @pytest.mark.parametrize("path", ["/api/v1/boom", "/boom"])
+    async def test_a_crash_answers_500_with_the_security_headers(
+        self, settings: Settings, path: str
+    ) -> None:
+        app = create_app(settings)
+
+        @app.get(path)
+        async def boom() -> None:
+            raise RuntimeError("a bug")
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        ):
+            response = await client.get(path)
+        assert response.status_code == 500
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        if path.startswith("/api/"):
+            assert_problem(response, 500, "internal_error")
+        else:
+            assert "Something went wrong." in response.text

@@ -17,8 +17,9 @@ from relaydesk.catalogue import api as catalogue_api
 from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.errors import install_error_handlers
+from relaydesk.headers import SecurityHeaders
 from relaydesk.logs import configure_logging
-from relaydesk.middleware import BodySizeLimit, SecurityHeaders
+from relaydesk.middleware import BodySizeLimit
 from relaydesk.ratelimit import FailureCounter, MemoryFailureCounter, RedisFailureCounter
 from relaydesk.tenancy import api as tenancy_api
 from relaydesk.web import pages as web_pages

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from relaydesk.headers import add_security_headers
+
 PROBLEM_JSON = "application/problem+json"
 
 log = structlog.get_logger(__name__)
@@ -128,9 +130,9 @@ def install_error_handlers(app: FastAPI, render_html: HtmlErrorRenderer) -> None
 
     async def on_unexpected_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path)
-        return await on_app_error(
-            request, AppError("Something went wrong.", code="internal_error", status=500)
-        )
+        error = AppError("Something went wrong.", code="internal_error", status=500)
+        # Starlette answers this outside every middleware, so the headers are added here.
+        return add_security_headers(await on_app_error(request, error))
 
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
