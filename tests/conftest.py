@@ -9,6 +9,7 @@ are unreachable those runs are skipped, or fail with REQUIRE_SERVICES=1.
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -202,7 +203,7 @@ def live_server(settings: Settings, database: Database) -> Iterator[str]:
             break
         if not thread.is_alive():
             pytest.fail("the live server did not start")
-        threading.Event().wait(0.05)
+        time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)

@@ -3,8 +3,6 @@
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relaydesk.errors import problem
-
 
 class _BodyTooLarge(HTTPException):
     """Raised while the body streams in; an HTTPException, so routes reading the body let it
@@ -25,15 +23,15 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
-            return
-
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        # A body declared too large is refused at its first read, before any of it arrives.
+        declared_too_large = not declared.isdigit() or int(declared) > self.max_bytes
         received = 0
 
         async def counting_receive() -> Message:
             nonlocal received
+            if declared_too_large:
+                raise _BodyTooLarge(self.max_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -42,7 +40,3 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting_receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"The request body is larger than {self.max_bytes} bytes."
-        await problem(413, "request_too_large", detail)(scope, receive, send)

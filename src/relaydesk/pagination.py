@@ -36,7 +36,7 @@ def decode_cursor(cursor: str) -> uuid.UUID:
     try:
         return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError as exc:
-        raise InvalidInput("The cursor is not valid.", code="validation_error") from exc
+        raise InvalidInput("The cursor is not valid.") from exc
 
 
 async def paginate(

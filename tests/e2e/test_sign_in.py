@@ -55,6 +55,16 @@ async def signed_in_browser(
     )
 
 
+async def sign_out_from_the_desk(
+    page: Page, live_server: str, factory: Factory, settings: Settings, world: World
+) -> None:
+    """An agent opens the desk and signs out, ending on the sign-in page."""
+    await signed_in_browser(page, live_server, factory, settings, world.a.agent)
+    await page.goto(f"{live_server}/desk")
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
 def main_nav(page: Page) -> Locator:
     return page.get_by_role("navigation", name="Main")
 
@@ -214,10 +224,7 @@ class TestSignOut:
     async def test_refresh_after_going_back_asks_to_sign_in_again(
         self, page: Page, live_server: str, factory: Factory, settings: Settings, world: World
     ) -> None:
-        await signed_in_browser(page, live_server, factory, settings, world.a.agent)
-        await page.goto(f"{live_server}/desk")
-        await page.get_by_role("button", name="Sign out").click()
-        await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        await sign_out_from_the_desk(page, live_server, factory, settings, world)
 
         await page.go_back()
         await page.reload()
@@ -228,10 +235,7 @@ class TestSignOut:
     async def test_back_after_sign_out_shows_nothing_of_the_session(
         self, page: Page, live_server: str, factory: Factory, settings: Settings, world: World
     ) -> None:
-        await signed_in_browser(page, live_server, factory, settings, world.a.agent)
-        await page.goto(f"{live_server}/desk")
-        await page.get_by_role("button", name="Sign out").click()
-        await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        await sign_out_from_the_desk(page, live_server, factory, settings, world)
 
         await page.go_back()
         assert await page.get_by_text(world.a.channel.name).count() == 0

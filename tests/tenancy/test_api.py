@@ -6,6 +6,7 @@ import uuid
 import httpx
 from sqlalchemy import func, select
 
+from relaydesk.audit.models import ActorType, AuditEntry
 from relaydesk.auth.permissions import Role
 from relaydesk.tenancy.models import Channel, Follow, PartnerStatus
 from tests.factories import Factory, World
@@ -273,8 +274,6 @@ class TestAuditLog:
     async def test_channel_changes_record_who_made_them(
         self, client: httpx.AsyncClient, factory: Factory, world: World
     ) -> None:
-        from relaydesk.audit.models import ActorType, AuditEntry
-
         headers = await factory.headers(world.a.admin)
         created = (
             await client.post("/api/v1/channels", json={"name": "Audited"}, headers=headers)

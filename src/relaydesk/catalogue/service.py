@@ -54,7 +54,7 @@ async def create_package(
         price_amount=data.price.amount,
         currency=data.price.currency,
         billing_period=data.billing_period,
-        engagement_types=[str(t) for t in data.engagement_types],
+        engagement_types=list(data.engagement_types),
         max_channels=data.max_channels,
         archived=data.archived,
     )
@@ -93,14 +93,11 @@ async def update_package(
     session: AsyncSession, staff: StaffPrincipal, package_id: uuid.UUID, data: schemas.PackageUpdate
 ) -> Package:
     package = await get_package(session, staff.tenant_id, package_id)
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    if "name" in changes:
-        await _ensure_name_free(session, staff.tenant_id, data.name or "", package.id)
+    if data.name is not None:
+        await _ensure_name_free(session, staff.tenant_id, data.name, package.id)
     if data.price is not None:
         package.price_amount, package.currency = data.price.amount, data.price.currency
-        changes.pop("price")
-    if data.engagement_types is not None:
-        changes["engagement_types"] = [str(t) for t in data.engagement_types]
+    changes = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"price"})
     for field, value in changes.items():
         setattr(package, field, value)
     await session.flush()

@@ -246,14 +246,19 @@ async def end_user_from_claims(
     return end_user
 
 
+def _followable_channels(end_user: EndUserPrincipal) -> Select[tuple[Channel]]:
+    """Channels an end user may open and follow: their tenant's, of active partners."""
+    return (
+        readable_channels(end_user)
+        .join(Partner, Partner.id == Channel.partner_id)
+        .where(Partner.status == PartnerStatus.ACTIVE)
+    )
+
+
 async def _public_channel(
     session: AsyncSession, end_user: EndUserPrincipal, channel_id: uuid.UUID
 ) -> Channel:
-    channel = await session.scalar(
-        readable_channels(end_user)
-        .join(Partner, Partner.id == Channel.partner_id)
-        .where(Channel.id == channel_id, Partner.status == PartnerStatus.ACTIVE)
-    )
+    channel = await session.scalar(_followable_channels(end_user).where(Channel.id == channel_id))
     if channel is None:
         raise NotFound("No such channel.")
     return channel
@@ -274,11 +279,16 @@ def _public(channel: Channel, following: bool) -> schemas.ChannelPublic:
 async def public_channel(
     session: AsyncSession, end_user: EndUserPrincipal, channel_id: uuid.UUID
 ) -> schemas.ChannelPublic:
-    channel = await _public_channel(session, end_user, channel_id)
-    following = await session.scalar(
-        select(_is_following(end_user)).select_from(Channel).where(Channel.id == channel.id)
-    )
-    return _public(channel, bool(following))
+    row = (
+        await session.execute(
+            _followable_channels(end_user)
+            .add_columns(_is_following(end_user))
+            .where(Channel.id == channel_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such channel.")
+    return _public(*row)
 
 
 async def followed_channels(
