@@ -10,6 +10,7 @@ from sqlalchemy.types import TypeDecorator
 
 from relaydesk.config import Settings
 from relaydesk.db import create_engine
+from relaydesk.migrate import include_object
 from relaydesk.models import Base
 
 config = context.config
@@ -31,6 +32,7 @@ def configure_context(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
         compare_type=True,
+        include_object=include_object,
     )
 
 

@@ -5,13 +5,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from relaydesk.db import Database
+from relaydesk.migrate import include_object
 from relaydesk.models import Base
 
 
 class TestMigrations:
     async def test_migrated_schema_matches_models(self, database: Database) -> None:
         def differences(connection):  # type: ignore[no-untyped-def]
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_object": include_object}
+            )
             return compare_metadata(context, Base.metadata)
 
         async with database.engine.connect() as connection:

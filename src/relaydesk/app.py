@@ -14,6 +14,7 @@ from sqlalchemy import text
 from relaydesk.auth import api as auth_api
 from relaydesk.auth import pages as auth_pages
 from relaydesk.catalogue import api as catalogue_api
+from relaydesk.chat import api as chat_api
 from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.errors import install_error_handlers
@@ -21,6 +22,8 @@ from relaydesk.headers import SecurityHeaders
 from relaydesk.logs import configure_logging
 from relaydesk.middleware import BodySizeLimit
 from relaydesk.ratelimit import FailureCounter, MemoryFailureCounter, RedisFailureCounter
+from relaydesk.realtime import api as realtime_api
+from relaydesk.realtime.bus import Bus, MemoryBus, RedisBus
 from relaydesk.tenancy import api as tenancy_api
 from relaydesk.web import pages as web_pages
 from relaydesk.web.errors import error_page
@@ -35,16 +38,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.database_url)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        bus: Bus = RedisBus(redis, settings.redis_key_prefix) if redis else MemoryBus()
+        if isinstance(bus, RedisBus):
+            await bus.start()
+        database = Database(settings.database_url, bus=bus)
         failure_counter: FailureCounter = (
             RedisFailureCounter(redis, settings.redis_key_prefix)
             if redis
             else MemoryFailureCounter()
         )
-        app.state.database, app.state.redis, app.state.failure_counter = (
+        app.state.database, app.state.bus, app.state.failure_counter = (
             database,
-            redis,
+            bus,
             failure_counter,
         )
         stop_worker = asyncio.Event()
@@ -59,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop_worker.set()
             if worker:
                 await worker
+            await bus.close()
             if redis:
                 await redis.aclose()
             await database.dispose()
@@ -79,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_api.router,
         tenancy_api.router,
         catalogue_api.router,
+        chat_api.router,
+        realtime_api.router,
         auth_pages.router,
         web_pages.router,
     ):

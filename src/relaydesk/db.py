@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -22,6 +22,10 @@ from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from relaydesk.clock import now
+from relaydesk.realtime.events import take_pending_events
+
+if TYPE_CHECKING:
+    from relaydesk.realtime.bus import Bus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -110,23 +114,33 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    """The engine and session factory of one process."""
+    """The engine and session factory of one process, and the bus its events go out on."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, bus: "Bus | None" = None) -> None:
         self.url = url
         self.engine = create_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.bus = bus
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed when the block ends, rolled back if it raises."""
+        """One unit of work: committed when the block ends, rolled back if it raises.
+
+        Events queued during the work are published after the commit, never before and never
+        for work that was rolled back.
+        """
         async with self.sessionmaker() as session:
             try:
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
+                take_pending_events(session)
                 raise
+            events = take_pending_events(session)
+            if self.bus is not None:
+                for event in events:
+                    await self.bus.publish(event.topics, event.frame)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

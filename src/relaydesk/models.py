@@ -3,6 +3,7 @@
 from relaydesk.audit.models import AuditEntry
 from relaydesk.auth.models import ApiToken, StaffUser, WebSession
 from relaydesk.catalogue.models import Package
+from relaydesk.chat.models import ChatSession, Conversation, Message
 from relaydesk.db import Base
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, Tenant
 
@@ -11,8 +12,11 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Channel",
+    "ChatSession",
+    "Conversation",
     "EndUser",
     "Follow",
+    "Message",
     "Package",
     "Partner",
     "StaffUser",

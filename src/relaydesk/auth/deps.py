@@ -3,6 +3,8 @@
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from relaydesk.auth import service
 from relaydesk.auth.permissions import Permission
@@ -17,7 +19,7 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def bearer_credentials(request: Request) -> str | None:
+def bearer_credentials(request: HTTPConnection) -> str | None:
     authorization = request.headers.get("Authorization")
     if authorization is None:
         return None
@@ -40,16 +42,21 @@ async def _check_csrf(request: Request, signing_key: bytes, session_token: str) 
         )
 
 
+async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
+    """The end user of a JWT, or the staff member of an API token."""
+    if token.count(".") == 2:
+        return await service.end_user_from_token(session, token)
+    staff = await service.staff_from_api_token(session, token)
+    if staff is None:
+        raise Unauthenticated("The token is not valid or has expired.")
+    return staff
+
+
 async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
     """A bearer token (API token or end-user JWT), else the session cookie with CSRF check."""
     token = bearer_credentials(request)
     if token is not None:
-        if token.count(".") == 2:
-            return await service.end_user_from_token(session, token)
-        staff = await service.staff_from_api_token(session, token)
-        if staff is None:
-            raise Unauthenticated("The token is not valid or has expired.")
-        return staff
+        return await principal_from_bearer(session, token)
     session_token = request.cookies.get(SESSION_COOKIE)
     if session_token:
         staff = await service.staff_from_session_token(session, session_token)

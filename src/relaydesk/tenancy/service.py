@@ -255,7 +255,7 @@ def _followable_channels(end_user: EndUserPrincipal) -> Select[tuple[Channel]]:
     )
 
 
-async def _public_channel(
+async def followable_channel(
     session: AsyncSession, end_user: EndUserPrincipal, channel_id: uuid.UUID
 ) -> Channel:
     channel = await session.scalar(_followable_channels(end_user).where(Channel.id == channel_id))
@@ -303,7 +303,7 @@ async def follow_channel(
     session: AsyncSession, end_user: EndUserPrincipal, channel_id: uuid.UUID
 ) -> None:
     """Follows a channel; following it again changes nothing."""
-    channel = await _public_channel(session, end_user, channel_id)
+    channel = await followable_channel(session, end_user, channel_id)
     if await session.get(Follow, (channel.id, end_user.id)):
         return
     try:
@@ -323,7 +323,7 @@ async def follow_channel(
 async def unfollow_channel(
     session: AsyncSession, end_user: EndUserPrincipal, channel_id: uuid.UUID
 ) -> None:
-    channel = await _public_channel(session, end_user, channel_id)
+    channel = await followable_channel(session, end_user, channel_id)
     await session.execute(
         sa.delete(Follow).where(Follow.channel_id == channel.id, Follow.end_user_id == end_user.id)
     )
@@ -377,3 +377,17 @@ async def tenant_overview(session: AsyncSession, staff: StaffPrincipal) -> dict[
         "partners_by_status": {status: by_status.get(status, 0) for status in PartnerStatus},
         "packages": packages,
     }
+
+
+async def is_following(
+    session: AsyncSession, end_user: EndUserPrincipal, channel_id: uuid.UUID
+) -> bool:
+    return await session.get(Follow, (channel_id, end_user.id)) is not None
+
+
+async def followed_channel_ids(
+    session: AsyncSession, end_user: EndUserPrincipal
+) -> list[uuid.UUID]:
+    return list(
+        await session.scalars(select(Follow.channel_id).where(Follow.end_user_id == end_user.id))
+    )

@@ -1,0 +1,163 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from relaydesk.auth.deps import EndUserDep, require
+from relaydesk.auth.permissions import Permission
+from relaydesk.chat import inbox, schemas, service
+from relaydesk.deps import SessionDep
+from relaydesk.schemas import Page
+
+router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+AgentDep = require(Permission.CHAT_HANDLE)
+Limit = Annotated[int, Query(ge=1, le=200)]
+Seq = Annotated[int | None, Query(ge=0)]
+
+
+def _created_or_replayed(response: Response, created: bool) -> None:
+    """201 for a new message, 200 when a retried client_message_id finds the original."""
+    response.status_code = 201 if created else 200
+
+
+@router.get("/conversations", response_model=Page[schemas.Conversation])
+async def list_conversations(
+    session: SessionDep,
+    staff: AgentDep,
+    filter: schemas.InboxFilter = schemas.InboxFilter.ALL,
+    channel_id: uuid.UUID | None = None,
+    q: Annotated[str, Query(max_length=200)] = "",
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> Page[schemas.Conversation]:
+    """The inbox, newest activity first; `q` searches end users and message text."""
+    items, next_cursor = await inbox.list_conversations(
+        session,
+        staff,
+        inbox.InboxQuery(filter=filter, channel_id=channel_id, q=q),
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get("/conversations/counts", response_model=schemas.InboxCounts)
+async def inbox_counts(
+    session: SessionDep, staff: AgentDep, channel_id: uuid.UUID | None = None
+) -> schemas.InboxCounts:
+    """How many conversations each inbox filter holds."""
+    return await inbox.inbox_counts(session, staff, channel_id)
+
+
+@router.get("/conversations/{conversation_id}", response_model=schemas.Conversation)
+async def get_conversation(
+    conversation_id: uuid.UUID, session: SessionDep, staff: AgentDep
+) -> schemas.Conversation:
+    return await inbox.conversation_detail(session, staff, conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=Page[schemas.Message])
+async def list_messages(
+    conversation_id: uuid.UUID,
+    session: SessionDep,
+    staff: AgentDep,
+    after_seq: Seq = None,
+    before_seq: Seq = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> Page[schemas.Message]:
+    """Messages ascending by seq: the latest page, or those after `after_seq` / before
+    `before_seq`."""
+    items, next_cursor = await inbox.list_messages(
+        session,
+        staff,
+        conversation_id,
+        inbox.ThreadQuery(after_seq=after_seq, before_seq=before_seq, cursor=cursor),
+        limit=limit,
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=201,
+    response_model=schemas.Message,
+    responses={
+        200: {"description": "A retry: the message first sent with this client_message_id."}
+    },
+)
+async def send_message(
+    conversation_id: uuid.UUID,
+    data: schemas.AgentMessageCreate,
+    response: Response,
+    session: SessionDep,
+    staff: AgentDep,
+) -> schemas.Message:
+    """Replies, taking an unanswered chat; a chat another agent owns needs `take_over`."""
+    message, created = await service.send_agent_message(session, staff, conversation_id, data)
+    _created_or_replayed(response, created)
+    return message
+
+
+@router.post("/conversations/{conversation_id}/finish", response_model=schemas.Conversation)
+async def finish_conversation(
+    conversation_id: uuid.UUID, session: SessionDep, staff: AgentDep
+) -> schemas.Conversation:
+    return await service.finish_conversation(session, staff, conversation_id)
+
+
+@router.post(
+    "/channels/{channel_id}/chat/messages",
+    status_code=201,
+    response_model=schemas.Message,
+    responses={
+        200: {"description": "A retry: the message first sent with this client_message_id."}
+    },
+    tags=["end users"],
+)
+async def send_end_user_message(
+    channel_id: uuid.UUID,
+    data: schemas.MessageCreate,
+    response: Response,
+    session: SessionDep,
+    end_user: EndUserDep,
+) -> schemas.Message:
+    """Writes to a followed channel, starting or reopening the conversation."""
+    message, created = await service.send_end_user_message(session, end_user, channel_id, data)
+    _created_or_replayed(response, created)
+    return message
+
+
+@router.get("/me/conversations", response_model=Page[schemas.Conversation], tags=["end users"])
+async def my_conversations(
+    session: SessionDep, end_user: EndUserDep, limit: Limit = 50, cursor: str | None = None
+) -> Page[schemas.Conversation]:
+    items, next_cursor = await inbox.end_user_conversations(
+        session, end_user, limit=limit, cursor=cursor
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/me/conversations/{conversation_id}/messages",
+    response_model=Page[schemas.Message],
+    tags=["end users"],
+)
+async def my_messages(
+    conversation_id: uuid.UUID,
+    session: SessionDep,
+    end_user: EndUserDep,
+    after_seq: Seq = None,
+    before_seq: Seq = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> Page[schemas.Message]:
+    items, next_cursor = await inbox.list_messages(
+        session,
+        end_user,
+        conversation_id,
+        inbox.ThreadQuery(after_seq=after_seq, before_seq=before_seq, cursor=cursor),
+        limit=limit,
+    )
+    return Page(items=items, next_cursor=next_cursor)

@@ -1,0 +1,34 @@
+"""What the chat publishes, and to whom: the partner's agents and the conversation's end user."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk.chat import schemas
+from relaydesk.chat.models import Conversation
+from relaydesk.realtime import topics
+from relaydesk.realtime.events import queue_event
+
+
+class MessageCreated(schemas.Message):
+    """A new message with the conversation as it stands after it."""
+
+    conversation: schemas.Conversation
+
+
+def _audience(conversation: Conversation) -> tuple[str, ...]:
+    return (topics.partner(conversation.partner_id), topics.end_user(conversation.end_user_id))
+
+
+def queue_message_created(
+    session: AsyncSession,
+    conversation: Conversation,
+    message: schemas.Message,
+    view: schemas.Conversation,
+) -> None:
+    data = MessageCreated(**message.model_dump(), conversation=view)
+    queue_event(session, _audience(conversation), "message.created", data)
+
+
+def queue_conversation_updated(
+    session: AsyncSession, conversation: Conversation, view: schemas.Conversation
+) -> None:
+    queue_event(session, _audience(conversation), "conversation.updated", view)

@@ -1,0 +1,197 @@
+"""Reading chats: the agents' inbox with filters, counts and search (HD-8, HD-9), an end user's
+conversations, and a thread's messages page by page (HD-10)."""
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk.auth.principal import Principal, StaffPrincipal
+from relaydesk.chat import schemas, search
+from relaydesk.chat.models import Conversation, ConversationStatus, Message
+from relaydesk.chat.service import get_conversation, readable_conversations
+from relaydesk.chat.views import detailed_views, message_view, with_details
+from relaydesk.errors import InvalidInput, NotFound
+
+_FILTERS = {
+    schemas.InboxFilter.UNANSWERED: ConversationStatus.UNANSWERED,
+    schemas.InboxFilter.ACTIVE: ConversationStatus.ACTIVE,
+    schemas.InboxFilter.FINISHED: ConversationStatus.FINISHED,
+}
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    filter: schemas.InboxFilter = schemas.InboxFilter.ALL
+    channel_id: uuid.UUID | None = None
+    q: str = ""
+
+
+def _encode(*parts: str) -> str:
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> list[str]:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+    except ValueError as exc:
+        raise InvalidInput("The cursor is not valid.") from exc
+
+
+def _activity_cursor(conversation: Conversation) -> str:
+    return _encode(conversation.last_message_at.isoformat(), str(conversation.id))
+
+
+def _after_activity_cursor(statement: Select, cursor: str) -> Select:
+    """Conversations older in activity than the cursor's (newest activity first)."""
+    try:
+        last_message_at_text, id_text = _decode(cursor)
+        last_message_at, conversation_id = (
+            datetime.fromisoformat(last_message_at_text),
+            uuid.UUID(id_text),
+        )
+    except ValueError as exc:
+        raise InvalidInput("The cursor is not valid.") from exc
+    return statement.where(
+        (Conversation.last_message_at < last_message_at)
+        | ((Conversation.last_message_at == last_message_at) & (Conversation.id < conversation_id))
+    )
+
+
+def _filtered(staff: StaffPrincipal, query: InboxQuery) -> Select[tuple[Conversation]]:
+    statement = readable_conversations(staff)
+    if query.filter == schemas.InboxFilter.MINE:
+        statement = statement.where(
+            Conversation.status == ConversationStatus.ACTIVE, Conversation.owner_id == staff.id
+        )
+    elif query.filter in _FILTERS:
+        statement = statement.where(Conversation.status == _FILTERS[query.filter])
+    if query.channel_id is not None:
+        statement = statement.where(Conversation.channel_id == query.channel_id)
+    return statement
+
+
+async def list_conversations(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    query: InboxQuery,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[schemas.Conversation], str | None]:
+    """The inbox, newest activity first; with `q`, only matches, each with its snippet."""
+    statement = _filtered(staff, query)
+    terms = search.search_terms(query.q)
+    if query.q.strip() and not terms:
+        return [], None
+    if terms:
+        statement = statement.where(
+            Conversation.end_user_id.in_(search.matching_end_users(session, terms))
+            | Conversation.id.in_(search.matching_messages(session, terms))
+        )
+    return await _page(session, statement, limit, cursor, terms)
+
+
+async def conversation_detail(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> schemas.Conversation:
+    statement = readable_conversations(principal).where(Conversation.id == conversation_id)
+    row = (await session.execute(with_details(statement))).one_or_none()
+    if row is None:
+        raise NotFound("No such conversation.")
+    return detailed_views([row])[0]
+
+
+async def end_user_conversations(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+) -> tuple[list[schemas.Conversation], str | None]:
+    return await _page(session, readable_conversations(principal), limit, cursor, [])
+
+
+async def _page(
+    session: AsyncSession,
+    statement: Select[tuple[Conversation]],
+    limit: int,
+    cursor: str | None,
+    terms: list[str],
+) -> tuple[list[schemas.Conversation], str | None]:
+    if cursor:
+        statement = _after_activity_cursor(statement, cursor)
+    statement = with_details(statement).order_by(
+        Conversation.last_message_at.desc(), Conversation.id.desc()
+    )
+    rows = (await session.execute(statement.limit(limit + 1))).all()
+    next_cursor = _activity_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    rows = rows[:limit]
+    snippets = await search.snippets(session, [row[0].id for row in rows], terms) if terms else None
+    return detailed_views(rows, snippets), next_cursor
+
+
+async def inbox_counts(
+    session: AsyncSession, staff: StaffPrincipal, channel_id: uuid.UUID | None = None
+) -> schemas.InboxCounts:
+    """How many conversations each filter holds, in one query."""
+    status = Conversation.status
+    statement = _filtered(staff, InboxQuery(channel_id=channel_id)).with_only_columns(
+        func.count().filter(
+            (status == ConversationStatus.ACTIVE) & (Conversation.owner_id == staff.id)
+        ),
+        func.count().filter(status == ConversationStatus.UNANSWERED),
+        func.count().filter(status == ConversationStatus.ACTIVE),
+        func.count().filter(status == ConversationStatus.FINISHED),
+    )
+    mine, unanswered, active, finished = (await session.execute(statement)).one()
+    return schemas.InboxCounts(mine=mine, unanswered=unanswered, active=active, finished=finished)
+
+
+@dataclass(frozen=True)
+class ThreadQuery:
+    after_seq: int | None = None
+    before_seq: int | None = None
+    cursor: str | None = None
+
+
+async def list_messages(
+    session: AsyncSession,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    query: ThreadQuery,
+    *,
+    limit: int,
+) -> tuple[list[schemas.Message], str | None]:
+    """Messages in seq order: after `after_seq`, else the latest page (before `before_seq`).
+
+    The next cursor continues in the same direction: newer pages after `after_seq`, older
+    pages otherwise.
+    """
+    await get_conversation(session, principal, conversation_id)
+    after_seq, before_seq = query.after_seq, query.before_seq
+    if query.cursor:
+        direction, _, seq_text = _decode(query.cursor)[0].partition(":")
+        if direction not in ("after", "before") or not seq_text.isdigit():
+            raise InvalidInput("The cursor is not valid.")
+        after_seq, before_seq = (
+            (int(seq_text), None) if direction == "after" else (None, int(seq_text))
+        )
+    statement = select(Message).where(Message.conversation_id == conversation_id)
+    if after_seq is not None:
+        statement = statement.where(Message.seq > after_seq)
+        if before_seq is not None:
+            statement = statement.where(Message.seq < before_seq)
+        messages = list(await session.scalars(statement.order_by(Message.seq).limit(limit + 1)))
+        more = len(messages) > limit
+        messages = messages[:limit]
+        next_cursor = _encode(f"after:{messages[-1].seq}") if more else None
+    else:
+        if before_seq is not None:
+            statement = statement.where(Message.seq < before_seq)
+        messages = list(
+            await session.scalars(statement.order_by(Message.seq.desc()).limit(limit + 1))
+        )
+        more = len(messages) > limit
+        messages = messages[:limit][::-1]
+        next_cursor = _encode(f"before:{messages[0].seq}") if more else None
+    return [message_view(message) for message in messages], next_cursor

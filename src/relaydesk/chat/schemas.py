@@ -1,0 +1,105 @@
+"""Conversations and messages as the API and the socket show them."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from relaydesk.chat.models import ConversationStatus, MessageKind, SenderType
+from relaydesk.schemas import Input, Output
+
+ClientMessageId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
+MessageBody = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class MessageCreate(Input):
+    """What an end user sends."""
+
+    client_message_id: ClientMessageId
+    body: MessageBody = ""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "MessageCreate":
+        if not self.body:
+            raise ValueError("A message needs a body.")
+        return self
+
+
+class AgentMessageCreate(MessageCreate):
+    """What an agent sends; `take_over` confirms taking a chat another agent owns."""
+
+    take_over: bool = False
+
+
+class Person(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class Sender(BaseModel):
+    type: SenderType
+    id: uuid.UUID | None
+    name: str
+
+
+class Message(Output):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    kind: MessageKind
+    sender: Sender
+    body: str
+    attachments: list[dict[str, Any]] = Field(
+        default_factory=list, description="Files sent with the message."
+    )
+    engagement: dict[str, Any] | None = None
+    activity: dict[str, Any] | None = Field(
+        None,
+        description="For kind `activity`: {action: taken|taken_over|finished|reopened, "
+        "agent: {id, name}|null, previous_owner: {id, name}|null}.",
+    )
+    client_message_id: str | None
+    created_at: datetime
+
+
+class EndUserSummary(BaseModel):
+    id: uuid.UUID
+    name: str
+    external_id: str
+
+
+class Conversation(BaseModel):
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    end_user: EndUserSummary
+    status: ConversationStatus
+    owner: Person | None
+    finished_by: Person | None
+    last_message: Message | None
+    last_message_at: datetime
+    opened_at: datetime
+    created_at: datetime
+    snippet: str | None = Field(
+        None, description="With `q`: the matching part of a message, the match in [brackets]."
+    )
+
+
+class InboxFilter(StrEnum):
+    MINE = "mine"
+    UNANSWERED = "unanswered"
+    ACTIVE = "active"
+    FINISHED = "finished"
+    ALL = "all"
+
+
+class InboxCounts(BaseModel):
+    """How many conversations each inbox filter holds."""
+
+    mine: int
+    unanswered: int
+    active: int
+    finished: int

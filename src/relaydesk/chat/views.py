@@ -1,0 +1,98 @@
+"""Conversations and messages turned into what clients see, each list in one query."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from relaydesk.auth.models import StaffUser
+from relaydesk.chat import schemas
+from relaydesk.chat.models import Conversation, Message
+from relaydesk.tenancy.models import EndUser
+
+_Owner = aliased(StaffUser, name="owner")
+_Finisher = aliased(StaffUser, name="finisher")
+_LastMessage = aliased(Message, name="last_message")
+
+
+def message_view(message: Message) -> schemas.Message:
+    return schemas.Message(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        kind=message.kind,
+        sender=schemas.Sender(
+            type=message.sender_type, id=message.sender_id, name=message.sender_name
+        ),
+        body=message.body,
+        activity=message.activity,
+        client_message_id=message.client_message_id,
+        created_at=message.created_at,
+    )
+
+
+def with_details(statement: Select[tuple[Conversation]]) -> Select[Any]:
+    """Adds the end user, owner, finisher and newest message to a conversation query."""
+    return (
+        statement.add_columns(EndUser, _Owner, _Finisher, _LastMessage)
+        .join(EndUser, EndUser.id == Conversation.end_user_id)
+        .outerjoin(_Owner, _Owner.id == Conversation.owner_id)
+        .outerjoin(_Finisher, _Finisher.id == Conversation.finished_by_id)
+        .outerjoin(
+            _LastMessage,
+            (_LastMessage.conversation_id == Conversation.id)
+            & (_LastMessage.seq == Conversation.last_seq),
+        )
+    )
+
+
+def _person(staff: StaffUser | None) -> schemas.Person | None:
+    return schemas.Person(id=staff.id, name=staff.name) if staff else None
+
+
+def detailed_view(
+    conversation: Conversation,
+    end_user: EndUser,
+    owner: StaffUser | None,
+    finisher: StaffUser | None,
+    last_message: Message | None,
+    snippet: str | None = None,
+) -> schemas.Conversation:
+    """A row of `with_details` as the API shows it."""
+    return schemas.Conversation(
+        id=conversation.id,
+        channel_id=conversation.channel_id,
+        end_user=schemas.EndUserSummary(
+            id=end_user.id, name=end_user.name, external_id=end_user.external_id
+        ),
+        status=conversation.status,
+        owner=_person(owner),
+        finished_by=_person(finisher),
+        last_message=message_view(last_message) if last_message else None,
+        last_message_at=conversation.last_message_at,
+        opened_at=conversation.opened_at,
+        created_at=conversation.created_at,
+        snippet=snippet,
+    )
+
+
+def detailed_views(
+    rows: Sequence[Any], snippets: dict[uuid.UUID, str] | None = None
+) -> list[schemas.Conversation]:
+    snippets = snippets or {}
+    return [detailed_view(*row, snippet=snippets.get(row[0].id)) for row in rows]
+
+
+async def conversation_view(
+    session: AsyncSession, conversation_id: uuid.UUID
+) -> schemas.Conversation:
+    """One conversation as it stands in this transaction (callers have checked access)."""
+    row = (
+        await session.execute(
+            with_details(select(Conversation).where(Conversation.id == conversation_id))
+        )
+    ).one()
+    return detailed_view(*row)

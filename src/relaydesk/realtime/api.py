@@ -1,0 +1,100 @@
+"""GET /api/v1/ws: a socket per client, fed from the bus; it holds no database session."""
+
+import asyncio
+import contextlib
+import json
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk.auth import service as auth
+from relaydesk.auth.deps import SESSION_COOKIE, bearer_credentials, principal_from_bearer
+from relaydesk.auth.permissions import Permission
+from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
+from relaydesk.clock import now
+from relaydesk.errors import AppError, PermissionDenied, Unauthenticated
+from relaydesk.realtime import topics
+from relaydesk.realtime.bus import Subscription
+from relaydesk.realtime.events import encode_frame
+from relaydesk.tenancy.service import followed_channel_ids
+
+router = APIRouter()
+
+# Close codes: 4401/4403 like HTTP 401/403; 1013 "try again later" for a client too slow to
+# keep up, which reconnects and catches up through the API.
+UNAUTHENTICATED, FORBIDDEN, TOO_SLOW = 4401, 4403, 1013
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """A cookie-authenticated socket must come from our own pages (no cross-site hijacking)."""
+    origin = websocket.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+async def _authenticate(session: AsyncSession, websocket: WebSocket) -> Principal:
+    token = bearer_credentials(websocket) or websocket.query_params.get("access_token")
+    if token:
+        return await principal_from_bearer(session, token)
+    session_token = websocket.cookies.get(SESSION_COOKIE)
+    if session_token and _same_origin(websocket):
+        staff = await auth.staff_from_session_token(session, session_token)
+        if staff is not None:
+            return staff
+    raise Unauthenticated("Sign in first.")
+
+
+async def _topics_of(session: AsyncSession, principal: Principal) -> list[str]:
+    """Agents hear their partner's inbox; an end user their conversations and followed channels."""
+    if isinstance(principal, EndUserPrincipal):
+        channel_ids = await followed_channel_ids(session, principal)
+        return [topics.end_user(principal.id), *map(topics.channel, channel_ids)]
+    assert isinstance(principal, StaffPrincipal)
+    if principal.partner_id is None or not principal.can(Permission.CHAT_HANDLE):
+        raise PermissionDenied("Only a partner's agents receive chat events.")
+    return [topics.partner(principal.partner_id)]
+
+
+async def _receive(websocket: WebSocket, subscription: Subscription) -> None:
+    """Answers pings until the client goes away."""
+    while True:
+        text = await websocket.receive_text()
+        with contextlib.suppress(ValueError, AttributeError):
+            if json.loads(text).get("type") == "ping":
+                subscription.push(encode_frame("pong", {"server_time": now().isoformat()}))
+
+
+async def _send(websocket: WebSocket, subscription: Subscription) -> None:
+    while True:
+        await websocket.send_text(await subscription.next_frame())
+
+
+@router.websocket("/api/v1/ws")
+async def socket(websocket: WebSocket) -> None:
+    app = websocket.app
+    await websocket.accept()
+    try:
+        async with app.state.database.transaction() as session:
+            principal = await _authenticate(session, websocket)
+            subscribed = await _topics_of(session, principal)
+    except AppError as error:
+        await websocket.close(UNAUTHENTICATED if error.status == 401 else FORBIDDEN, error.detail)
+        return
+    async with app.state.bus.subscribe(subscribed) as subscription:
+        await websocket.send_text(encode_frame("hello", {"server_time": now().isoformat()}))
+        tasks = [
+            asyncio.create_task(_receive(websocket, subscription)),
+            asyncio.create_task(_send(websocket, subscription)),
+            asyncio.create_task(subscription.overflowed.wait()),
+        ]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        # A client that went away ends its socket; anything else is a bug worth a log line.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            for task in done:
+                task.result()
+        if subscription.overflowed.is_set():
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(TOO_SLOW, "Too slow; reconnect and catch up.")

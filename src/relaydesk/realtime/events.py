@@ -1,0 +1,34 @@
+"""Events queued by services during a transaction and published only once it has committed."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_PENDING = "relaydesk.pending_events"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A server frame `{type, data}`, encoded once, and the topics it goes to."""
+
+    topics: tuple[str, ...]
+    frame: str
+
+
+def encode_frame(type_: str, data: BaseModel | dict[str, Any]) -> str:
+    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    return json.dumps({"type": type_, "data": payload}, separators=(",", ":"), ensure_ascii=False)
+
+
+def queue_event(
+    session: AsyncSession, topics: tuple[str, ...], type_: str, data: BaseModel | dict[str, Any]
+) -> None:
+    """Sends `{type, data}` to `topics` after the session's transaction commits."""
+    session.info.setdefault(_PENDING, []).append(Event(topics, encode_frame(type_, data)))
+
+
+def take_pending_events(session: AsyncSession) -> list[Event]:
+    return session.info.pop(_PENDING, [])
