@@ -55,13 +55,17 @@ async def _topics_of(session: AsyncSession, principal: Principal) -> list[str]:
     return [topics.partner(principal.partner_id)]
 
 
+def _server_time() -> dict[str, str]:
+    return {"server_time": now().isoformat().replace("+00:00", "Z")}
+
+
 async def _receive(websocket: WebSocket, subscription: Subscription) -> None:
     """Answers pings until the client goes away."""
     while True:
         text = await websocket.receive_text()
         with contextlib.suppress(ValueError, AttributeError):
             if json.loads(text).get("type") == "ping":
-                subscription.push(encode_frame("pong", {"server_time": now().isoformat()}))
+                subscription.push(encode_frame("pong", _server_time()))
 
 
 async def _send(websocket: WebSocket, subscription: Subscription) -> None:
@@ -81,7 +85,7 @@ async def socket(websocket: WebSocket) -> None:
         await websocket.close(UNAUTHENTICATED if error.status == 401 else FORBIDDEN, error.detail)
         return
     async with app.state.bus.subscribe(subscribed) as subscription:
-        await websocket.send_text(encode_frame("hello", {"server_time": now().isoformat()}))
+        await websocket.send_text(encode_frame("hello", _server_time()))
         tasks = [
             asyncio.create_task(_receive(websocket, subscription)),
             asyncio.create_task(_send(websocket, subscription)),
