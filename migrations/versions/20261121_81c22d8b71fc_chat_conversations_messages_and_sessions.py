@@ -49,8 +49,8 @@ SQLITE_SEARCH = (
 POSTGRESQL_SEARCH = (
     "CREATE INDEX ix_message_search ON message USING gin (to_tsvector('simple'::regconfig, body))",
     """CREATE INDEX ix_end_user_search ON end_user USING gin (to_tsvector('simple'::regconfig,
-    (coalesce(name, '') || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '')
-     || ' ' || external_id)))""",
+    (regexp_replace(coalesce(name, '') || ' ' || coalesce(email, '') || ' '
+     || coalesce(phone, '') || ' ' || external_id, '[^[:alnum:]]+', ' ', 'g'))))""",
 )
 
 revision: str = "81c22d8b71fc"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from relaydesk.auth.models import StaffUser
+from relaydesk.auth.service import end_user_token
 from relaydesk.tenancy.models import Channel, Tenant
 from tests.factories import Factory, World
 
@@ -41,15 +43,16 @@ class Follower:
 
 
 async def new_follower(
-    client: httpx.AsyncClient, factory: Factory, tenant: Tenant, channel: Channel, name: str = ""
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    channel: Channel,
+    name: str = "",
+    **claims: str,
 ) -> Follower:
+    """A new end user (created by their first token) who follows `channel`."""
     sub = f"user-{uuid.uuid4().hex[:10]}"
-    headers = factory.end_user_headers(tenant, sub)
-    if name:
-        from relaydesk.auth.service import end_user_token
-
-        token = end_user_token(tenant, sub=sub, name=name, ttl_seconds=3600)
-        headers = {"Authorization": f"Bearer {token}"}
+    token = end_user_token(tenant, sub=sub, name=name or "End User", ttl_seconds=3600, **claims)
+    headers = {"Authorization": f"Bearer {token}"}
     response = await client.put(f"/api/v1/channels/{channel.id}/follow", headers=headers)
     assert response.status_code == 204
     return Follower(client, headers, channel)
@@ -63,12 +66,20 @@ class Agent:
     name: str
 
     async def reply(
-        self, conversation_id: str, body: str = "Hi, how can I help?", *, take_over: bool = False,
+        self,
+        conversation_id: str,
+        body: str = "Hi, how can I help?",
+        *,
+        take_over: bool = False,
         cmid: str | None = None,
     ) -> httpx.Response:
         return await self.client.post(
             f"/api/v1/conversations/{conversation_id}/messages",
-            json={"client_message_id": cmid or client_message_id(), "body": body, "take_over": take_over},
+            json={
+                "client_message_id": cmid or client_message_id(),
+                "body": body,
+                "take_over": take_over,
+            },
             headers=self.headers,
         )
 
@@ -94,13 +105,13 @@ class Agent:
         return response.json()["items"]
 
 
-async def as_agent(client: httpx.AsyncClient, factory: Factory, user) -> Agent:  # type: ignore[no-untyped-def]
+async def as_agent(client: httpx.AsyncClient, factory: Factory, user: StaffUser) -> Agent:
     return Agent(client, await factory.headers(user), str(user.id), user.name)
 
 
 @pytest.fixture
 async def follower(client: httpx.AsyncClient, factory: Factory, world: World) -> Follower:
-    return await new_follower(client, factory, world.tenant, world.a.channel, name="Mia Jensen")
+    return await new_follower(client, world.tenant, world.a.channel, name="Mia Jensen")
 
 
 @pytest.fixture

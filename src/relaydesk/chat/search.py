@@ -22,9 +22,10 @@ from relaydesk.tenancy.models import EndUser
 SEARCH_TABLES = ("message_fts", "end_user_fts")
 SEARCH_INDEXES = ("ix_message_search", "ix_end_user_search")
 
+# Punctuation becomes spaces, so "lea@example.com" and "+49 170" split into words as FTS5 does.
 END_USER_DOCUMENT = (
-    "coalesce(name, '') || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '') "
-    "|| ' ' || external_id"
+    "regexp_replace(coalesce(name, '') || ' ' || coalesce(email, '') || ' ' "
+    "|| coalesce(phone, '') || ' ' || external_id, '[^[:alnum:]]+', ' ', 'g')"
 )
 SNIPPET_OPEN, SNIPPET_CLOSE = "[", "]"
 
@@ -112,7 +113,7 @@ async def snippets(
                     _SIMPLE,
                     Message.body,
                     query,
-                    f"StartSel={SNIPPET_OPEN}, StopSel={SNIPPET_CLOSE}, MaxWords=16, MinWords=6",
+                    f"StartSel={SNIPPET_OPEN}, StopSel={SNIPPET_CLOSE}, MaxWords=24, MinWords=12",
                 ),
             )
             .where(

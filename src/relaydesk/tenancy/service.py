@@ -15,6 +15,8 @@ from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.catalogue.models import Package
 from relaydesk.errors import Conflict, InvalidInput, NotFound
 from relaydesk.pagination import PageParams, paginate
+from relaydesk.realtime import topics
+from relaydesk.realtime.events import queue_event
 from relaydesk.tenancy import schemas
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerStatus, Tenant
 
@@ -117,6 +119,10 @@ def _follower_count() -> sa.ScalarSelect[int]:
     )
 
 
+def _public_fields(channel: schemas.Channel) -> dict[str, Any]:
+    return channel.model_dump(mode="json", exclude={"follower_count"})
+
+
 def _channel_fields(channel: Channel) -> dict[str, Any]:
     return {
         "id": channel.id,
@@ -203,19 +209,23 @@ async def set_chat_enabled(
 ) -> schemas.Channel:
     """Turns a channel's chat on or off (HD-1)."""
     channel = await get_channel(session, staff, channel_id)
-    if channel.chat_enabled != enabled:
-        channel.chat_enabled = enabled
-        action = "channel.chat_enabled" if enabled else "channel.chat_disabled"
-        await record(
-            session,
-            staff,
-            action,
-            tenant_id=channel.tenant_id,
-            partner_id=channel.partner_id,
-            subject_type="channel",
-            subject_id=channel.id,
-        )
-    return await channel_view(session, staff, channel.id)
+    if channel.chat_enabled == enabled:
+        return await channel_view(session, staff, channel.id)
+    channel.chat_enabled = enabled
+    await record(
+        session,
+        staff,
+        "channel.chat_enabled" if enabled else "channel.chat_disabled",
+        tenant_id=channel.tenant_id,
+        partner_id=channel.partner_id,
+        subject_type="channel",
+        subject_id=channel.id,
+    )
+    view = await channel_view(session, staff, channel.id)
+    # Agents see the switch at once; followers with a socket open see the chat (un)available.
+    queue_event(session, (topics.partner(channel.partner_id),), "channel.updated", view)
+    queue_event(session, (topics.channel(channel.id),), "channel.updated", _public_fields(view))
+    return view
 
 
 async def end_user_from_claims(
