@@ -33,6 +33,7 @@ from relaydesk.db import Database
 from relaydesk.migrate import migrate
 from relaydesk.models import Base
 from tests.factories import Factory, World
+from tests.processes import Relaydesk
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get(
@@ -169,6 +170,16 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+async def relaydesk(
+    settings: Settings, database: Database, tmp_path: Path
+) -> AsyncIterator[Relaydesk]:
+    """Runs `relaydesk` commands as subprocesses on the test database."""
+    cli = Relaydesk(settings, tmp_path)
+    yield cli
+    await cli.kill_leftovers()
 
 
 @pytest.fixture

@@ -41,7 +41,9 @@ class TestRacingToTake:
             *(racer.reply(conversation_id, f"I'm {racer.name}") for racer in racers)
         )
 
-        winners = [r for r, response in zip(racers, responses) if response.status_code == 201]
+        winners = [
+            r for r, response in zip(racers, responses, strict=True) if response.status_code == 201
+        ]
         assert len(winners) == 1
         (winner,) = winners
         losers = [response for response in responses if response.status_code != 201]
