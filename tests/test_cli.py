@@ -524,6 +524,18 @@ class TestDemo:
         assert response.json()["items"]
         assert all(item["following"] for item in response.json()["items"])
 
+        # Ana's desk opens on chats in every state.
+        token = (
+            await client.post(
+                "/api/v1/auth/token",
+                json={"email": "ana@aurora.example", "password": demo["password"]},
+            )
+        ).json()["access_token"]
+        counts = await client.get(
+            "/api/v1/conversations/counts", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert counts.json() == {"mine": 1, "unanswered": 1, "active": 2, "finished": 1}
+
     async def test_second_run_loads_nothing_and_repeats_the_sign_ins(
         self, relaydesk: Relaydesk, client: httpx.AsyncClient, database: Database
     ) -> None:

@@ -1,4 +1,4 @@
-"""Demo data for `relaydesk demo`: a tenant with partners, staff, channels and followers."""
+"""Demo data for `relaydesk demo`: a tenant with partners, staff, channels, followers and chats."""
 
 from decimal import Decimal
 from typing import Any
@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.principal import EndUserPrincipal
-from relaydesk.auth.service import create_staff_user, end_user_token
+from relaydesk.auth.service import create_staff_user, end_user_token, principal_of
 from relaydesk.catalogue.models import BillingPeriod, EngagementType
 from relaydesk.catalogue.schemas import PackageCreate
 from relaydesk.catalogue.service import create_package
+from relaydesk.chat.schemas import AgentMessageCreate, MessageCreate
+from relaydesk.chat.service import finish_conversation, send_agent_message, send_end_user_message
 from relaydesk.config import Settings
 from relaydesk.schemas import Money
 from relaydesk.tenancy.models import Channel, PartnerStatus, Tenant
@@ -92,6 +94,40 @@ STAFF = [
     (Role.AGENT, "Café Aurora", "ben@aurora.example", "Ben Okafor"),
     (Role.PARTNER_ADMIN, "Nordwind Sports", "jonas@nordwind.example", "Jonas Berg"),
     (Role.AGENT, "Nordwind Sports", "lea@nordwind.example", "Lea Vogel"),
+]
+# Chats of Café Aurora in every state: (end user, channel, lines, finished by). A line is the
+# end user's when its author is None, else the e-mail of the agent who writes it.
+CONVERSATIONS = [
+    ("Amira Haddad", "Aurora News", [(None, "Hi! Are you open on Sunday?")], None),
+    (
+        "Bruno Costa",
+        "Aurora Deals",
+        [
+            (None, "My coupon didn't work at the counter this morning."),
+            ("ana@aurora.example", "Sorry about that, Bruno! Which coupon was it?"),
+            (None, "The autumn 2-for-1 on cappuccinos."),
+        ],
+        None,
+    ),
+    (
+        "Chloé Martin",
+        "Aurora News",
+        [
+            (None, "Do you have vegan options on the new menu?"),
+            ("ben@aurora.example", "We do: every dish on the autumn menu has a vegan version."),
+            (None, "Lovely, thank you!"),
+        ],
+        "ben@aurora.example",
+    ),
+    (
+        "Dario Rossi",
+        "Aurora News",
+        [
+            (None, "Can I book a table for twelve on Friday?"),
+            ("ben@aurora.example", "Let me check with the team, one moment."),
+        ],
+        None,
+    ),
 ]
 END_USERS = [
     "Amira Haddad",
@@ -176,8 +212,9 @@ async def _create(session: AsyncSession) -> Tenant:
             channels.append(channel)
     await session.flush()
 
+    staff = {}
     for role, partner_name, email, name in STAFF:
-        await create_staff_user(
+        staff[email] = await create_staff_user(
             session,
             tenant_id=tenant.id,
             partner_id=partners[partner_name].id if partner_name else None,
@@ -188,6 +225,7 @@ async def _create(session: AsyncSession) -> Tenant:
         )
 
     followable = [c for c in channels if c.partner_id != partners["Old Harbor Records"].id]
+    end_users = {}
     for number, name in enumerate(END_USERS, start=1):
         first, last = name.split()
         end_user = await end_user_from_claims(
@@ -203,6 +241,26 @@ async def _create(session: AsyncSession) -> Tenant:
             id=end_user.id, tenant_id=tenant.id, external_id=end_user.external_id, name=name
         )
         await session.flush()
+        end_users[name] = principal
         for channel in followable[number % 3 :: 2]:
             await follow_channel(session, principal, channel.id)
+
+    channels_by_name = {channel.name: channel for channel in channels}
+    for number, (end_user_name, channel_name, lines, finished_by) in enumerate(CONVERSATIONS):
+        end_user, channel = end_users[end_user_name], channels_by_name[channel_name]
+        await follow_channel(session, end_user, channel.id)
+        conversation_id = None
+        for line_number, (author, text) in enumerate(lines):
+            client_message_id = f"demo-{number}-{line_number}"
+            if author is None:
+                data = MessageCreate(client_message_id=client_message_id, body=text)
+                message, _ = await send_end_user_message(session, end_user, channel.id, data)
+                conversation_id = message.conversation_id
+            else:
+                data = AgentMessageCreate(client_message_id=client_message_id, body=text)
+                await send_agent_message(
+                    session, principal_of(staff[author]), conversation_id, data
+                )
+        if finished_by:
+            await finish_conversation(session, principal_of(staff[finished_by]), conversation_id)
     return tenant
