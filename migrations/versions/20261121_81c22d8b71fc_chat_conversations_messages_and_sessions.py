@@ -202,6 +202,19 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("conversation_id", "seq", name=op.f("uq_message_conversation_id_seq")),
     )
+    op.create_table(
+        "conversation_read",
+        sa.Column("conversation_id", sa.Uuid(), nullable=False),
+        sa.Column("reader_id", sa.Uuid(), nullable=False),
+        sa.Column("last_read_seq", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_conversation_read_conversation_id_conversation"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", "reader_id", name=op.f("pk_conversation_read")),
+    )
     search = SQLITE_SEARCH if op.get_bind().dialect.name == "sqlite" else POSTGRESQL_SEARCH
     for statement in search:
         op.execute(statement)
@@ -215,6 +228,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE message_fts")
     else:
         op.execute("DROP INDEX ix_end_user_search")
+    op.drop_table("conversation_read")
     op.drop_table("message")
     with op.batch_alter_table("chat_session", schema=None) as batch_op:
         batch_op.drop_index("ix_chat_session_opened")

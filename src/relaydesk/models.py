@@ -3,7 +3,7 @@
 from relaydesk.audit.models import AuditEntry
 from relaydesk.auth.models import ApiToken, StaffUser, WebSession
 from relaydesk.catalogue.models import Package
-from relaydesk.chat.models import ChatSession, Conversation, Message
+from relaydesk.chat.models import ChatSession, Conversation, ConversationRead, Message
 from relaydesk.db import Base
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, Tenant
 
@@ -14,6 +14,7 @@ __all__ = [
     "Channel",
     "ChatSession",
     "Conversation",
+    "ConversationRead",
     "EndUser",
     "Follow",
     "Message",

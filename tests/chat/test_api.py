@@ -600,3 +600,70 @@ async def test_every_partner_role_handles_chats(
     await follower.write()
     handler = await as_agent(client, factory, world.staff_with(role))
     assert (await handler.reply(await follower.conversation_id())).status_code == 201
+
+
+class TestUnread:
+    async def unread(self, agent: Agent, conversation_id: str) -> int:
+        return (await agent.conversation(conversation_id))["unread_count"]
+
+    async def test_each_agent_counts_the_end_users_messages_they_have_not_read(
+        self, follower: Follower, agent: Agent, admin: Agent
+    ) -> None:
+        for number in range(3):
+            await follower.write(f"message {number}")
+        conversation_id = await follower.conversation_id()
+        assert await self.unread(agent, conversation_id) == 3
+
+        marked = await agent.client.post(
+            f"/api/v1/conversations/{conversation_id}/read", json={"seq": 2}, headers=agent.headers
+        )
+        assert marked.status_code == 204
+        assert (
+            await self.unread(agent, conversation_id),
+            await self.unread(admin, conversation_id),
+        ) == (1, 3)
+
+        await agent.client.post(
+            f"/api/v1/conversations/{conversation_id}/read", headers=agent.headers
+        )
+        await agent.reply(conversation_id)  # one's own replies are never unread
+        assert await self.unread(agent, conversation_id) == 0
+        # A read mark never moves back.
+        await agent.client.post(
+            f"/api/v1/conversations/{conversation_id}/read", json={"seq": 1}, headers=agent.headers
+        )
+        assert await self.unread(agent, conversation_id) == 0
+        listed = await agent.client.get("/api/v1/conversations", headers=agent.headers)
+        assert listed.json()["items"][0]["unread_count"] == 0
+
+    async def test_the_end_user_counts_the_agents_replies(
+        self, client: httpx.AsyncClient, follower: Follower, agent: Agent
+    ) -> None:
+        await follower.write()
+        conversation_id = await follower.conversation_id()
+        await agent.reply(conversation_id, "one")
+        await agent.reply(conversation_id, "two")
+        mine = await client.get("/api/v1/me/conversations", headers=follower.headers)
+        assert mine.json()["items"][0]["unread_count"] == 2
+        await client.post(
+            f"/api/v1/me/conversations/{conversation_id}/read", headers=follower.headers
+        )
+        mine = await client.get("/api/v1/me/conversations", headers=follower.headers)
+        assert mine.json()["items"][0]["unread_count"] == 0
+
+    async def test_marks_are_for_readable_conversations_only(
+        self, client: httpx.AsyncClient, factory: Factory, world: World, follower: Follower
+    ) -> None:
+        await follower.write()
+        conversation_id = await follower.conversation_id()
+        outsider = await as_agent(client, factory, world.b.agent)
+        response = await client.post(
+            f"/api/v1/conversations/{conversation_id}/read", headers=outsider.headers
+        )
+        assert response.status_code == 404
+        bad = await client.post(
+            f"/api/v1/me/conversations/{conversation_id}/read",
+            json={"seq": -1},
+            headers=follower.headers,
+        )
+        assert bad.status_code == 422

@@ -100,11 +100,24 @@ async def send_message(
     return message
 
 
+@router.post("/conversations/{conversation_id}/read", status_code=204)
+async def mark_read(
+    conversation_id: uuid.UUID,
+    session: SessionDep,
+    staff: AgentDep,
+    data: schemas.ReadMark | None = None,
+) -> Response:
+    """Marks the conversation read up to `seq` (default: everything) for the calling agent."""
+    await service.mark_read(session, staff, conversation_id, data.seq if data else None)
+    return Response(status_code=204)
+
+
 @router.post("/conversations/{conversation_id}/finish", response_model=schemas.Conversation)
 async def finish_conversation(
     conversation_id: uuid.UUID, session: SessionDep, staff: AgentDep
 ) -> schemas.Conversation:
-    return await service.finish_conversation(session, staff, conversation_id)
+    await service.finish_conversation(session, staff, conversation_id)
+    return await inbox.conversation_detail(session, staff, conversation_id)
 
 
 @router.post(
@@ -161,3 +174,14 @@ async def my_messages(
         limit=limit,
     )
     return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post("/me/conversations/{conversation_id}/read", status_code=204, tags=["end users"])
+async def mark_my_conversation_read(
+    conversation_id: uuid.UUID,
+    session: SessionDep,
+    end_user: EndUserDep,
+    data: schemas.ReadMark | None = None,
+) -> Response:
+    await service.mark_read(session, end_user, conversation_id, data.seq if data else None)
+    return Response(status_code=204)

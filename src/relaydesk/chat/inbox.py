@@ -92,14 +92,14 @@ async def list_conversations(
             Conversation.end_user_id.in_(search.matching_end_users(session, terms))
             | Conversation.id.in_(search.matching_messages(session, terms))
         )
-    return await _page(session, statement, limit, cursor, terms)
+    return await _page(session, staff, statement, limit, cursor, terms)
 
 
 async def conversation_detail(
     session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
 ) -> schemas.Conversation:
     statement = readable_conversations(principal).where(Conversation.id == conversation_id)
-    row = (await session.execute(with_details(statement))).one_or_none()
+    row = (await session.execute(with_details(statement, principal))).one_or_none()
     if row is None:
         raise NotFound("No such conversation.")
     return detailed_views([row])[0]
@@ -108,11 +108,12 @@ async def conversation_detail(
 async def end_user_conversations(
     session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
 ) -> tuple[list[schemas.Conversation], str | None]:
-    return await _page(session, readable_conversations(principal), limit, cursor, [])
+    return await _page(session, principal, readable_conversations(principal), limit, cursor, [])
 
 
 async def _page(
     session: AsyncSession,
+    reader: Principal,
     statement: Select[tuple[Conversation]],
     limit: int,
     cursor: str | None,
@@ -120,7 +121,7 @@ async def _page(
 ) -> tuple[list[schemas.Conversation], str | None]:
     if cursor:
         statement = _after_activity_cursor(statement, cursor)
-    statement = with_details(statement).order_by(
+    statement = with_details(statement, reader).order_by(
         Conversation.last_message_at.desc(), Conversation.id.desc()
     )
     rows = (await session.execute(statement.limit(limit + 1))).all()

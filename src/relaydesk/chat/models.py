@@ -109,3 +109,15 @@ class ChatSession(Base):
     first_responder_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
     finished_at: Mapped[datetime | None]
     finished_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+
+
+class ConversationRead(Base):
+    """How far one reader (an agent, or the end user) has read a conversation."""
+
+    __tablename__ = "conversation_read"
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True
+    )
+    reader_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    last_read_seq: Mapped[int] = mapped_column(default=0)

@@ -83,9 +83,19 @@ class Conversation(BaseModel):
     last_message_at: datetime
     opened_at: datetime
     created_at: datetime
+    unread_count: int | None = Field(
+        description="Messages from the other side the caller has not read; null in socket "
+        "frames, which go to many readers."
+    )
     snippet: str | None = Field(
         None, description="With `q`: the matching part of a message, the match in [brackets]."
     )
+
+
+class ReadMark(Input):
+    """Read up to `seq`, or to the newest message without it."""
+
+    seq: int | None = Field(None, ge=0)
 
 
 class InboxFilter(StrEnum):

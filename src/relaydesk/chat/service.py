@@ -20,6 +20,7 @@ from relaydesk.chat.events import queue_conversation_updated, queue_message_crea
 from relaydesk.chat.models import (
     ChatSession,
     Conversation,
+    ConversationRead,
     ConversationStatus,
     Message,
     MessageKind,
@@ -326,7 +327,7 @@ async def send_agent_message(
 
 async def finish_conversation(
     session: AsyncSession, staff: StaffPrincipal, conversation_id: uuid.UUID
-) -> schemas.Conversation:
+) -> None:
     """Closes the chat session (HD-6); the end user's next message reopens it."""
     conversation = await get_conversation(session, staff, conversation_id, lock=True)
     if conversation.status == ConversationStatus.FINISHED:
@@ -348,7 +349,7 @@ async def finish_conversation(
         subject_type="conversation",
         subject_id=conversation.id,
     )
-    return await _announce(session, conversation, [line], status_changed=True)
+    await _announce(session, conversation, [line], status_changed=True)
 
 
 async def _announce(
@@ -357,7 +358,7 @@ async def _announce(
     messages: list[Message],
     *,
     status_changed: bool,
-) -> schemas.Conversation:
+) -> None:
     """Queues the events of a change, sent once it commits (HD-16)."""
     await session.flush()
     view = await conversation_view(session, conversation.id)
@@ -365,4 +366,26 @@ async def _announce(
         queue_message_created(session, conversation, message_view(message), view)
     if status_changed:
         queue_conversation_updated(session, conversation, view)
-    return view
+
+
+async def mark_read(
+    session: AsyncSession, reader: Principal, conversation_id: uuid.UUID, seq: int | None
+) -> None:
+    """Moves the reader's read mark forward to `seq` (or the newest message), never back."""
+    conversation = await get_conversation(session, reader, conversation_id)
+    up_to = conversation.last_seq if seq is None else min(seq, conversation.last_seq)
+    mark = await session.get(ConversationRead, (conversation.id, reader.id))
+    if mark is None:
+        try:
+            async with session.begin_nested():
+                session.add(
+                    ConversationRead(
+                        conversation_id=conversation.id, reader_id=reader.id, last_read_seq=up_to
+                    )
+                )
+            return
+        except IntegrityError:
+            mark = await session.get_one(
+                ConversationRead, (conversation.id, reader.id), populate_existing=True
+            )
+    mark.last_read_seq = max(mark.last_read_seq, up_to)

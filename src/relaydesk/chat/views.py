@@ -4,13 +4,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+import sqlalchemy as sa
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from relaydesk.auth.models import StaffUser
+from relaydesk.auth.principal import Principal, StaffPrincipal
 from relaydesk.chat import schemas
-from relaydesk.chat.models import Conversation, Message
+from relaydesk.chat.models import Conversation, ConversationRead, Message, SenderType
 from relaydesk.tenancy.models import EndUser
 
 _Owner = aliased(StaffUser, name="owner")
@@ -34,10 +36,38 @@ def message_view(message: Message) -> schemas.Message:
     )
 
 
-def with_details(statement: Select[tuple[Conversation]]) -> Select[Any]:
-    """Adds the end user, owner, finisher and newest message to a conversation query."""
+def _unread_count(reader: Principal | None) -> sa.ColumnElement[int | None]:
+    """Messages from the other side after the reader's read mark (HD-19)."""
+    if reader is None:
+        return sa.null()
+    read_up_to = (
+        select(ConversationRead.last_read_seq)
+        .where(
+            ConversationRead.conversation_id == Conversation.id,
+            ConversationRead.reader_id == reader.id,
+        )
+        .scalar_subquery()
+    )
+    other_side = SenderType.END_USER if isinstance(reader, StaffPrincipal) else SenderType.AGENT
     return (
-        statement.add_columns(EndUser, _Owner, _Finisher, _LastMessage)
+        select(func.count())
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.seq > func.coalesce(read_up_to, 0),
+            Message.sender_type == other_side,
+        )
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+
+
+def with_details(
+    statement: Select[tuple[Conversation]], reader: Principal | None = None
+) -> Select[Any]:
+    """Adds the end user, owner, finisher, newest message and, for a reader, their unread
+    count to a conversation query."""
+    return (
+        statement.add_columns(EndUser, _Owner, _Finisher, _LastMessage, _unread_count(reader))
         .join(EndUser, EndUser.id == Conversation.end_user_id)
         .outerjoin(_Owner, _Owner.id == Conversation.owner_id)
         .outerjoin(_Finisher, _Finisher.id == Conversation.finished_by_id)
@@ -59,6 +89,7 @@ def detailed_view(
     owner: StaffUser | None,
     finisher: StaffUser | None,
     last_message: Message | None,
+    unread_count: int | None,
     snippet: str | None = None,
 ) -> schemas.Conversation:
     """A row of `with_details` as the API shows it."""
@@ -75,6 +106,7 @@ def detailed_view(
         last_message_at=conversation.last_message_at,
         opened_at=conversation.opened_at,
         created_at=conversation.created_at,
+        unread_count=unread_count,
         snippet=snippet,
     )
 
