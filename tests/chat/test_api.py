@@ -667,3 +667,35 @@ class TestUnread:
             headers=follower.headers,
         )
         assert bad.status_code == 422
+
+
+class TestContract:
+    """The served OpenAPI document lists the chat as the API contract describes it."""
+
+    async def test_paths_and_fields(self, client: httpx.AsyncClient) -> None:
+        document = (await client.get("/openapi.json")).json()
+        paths = document["paths"]
+        for path, method in (
+            ("/api/v1/conversations", "get"),
+            ("/api/v1/conversations/{conversation_id}", "get"),
+            ("/api/v1/conversations/{conversation_id}/messages", "get"),
+            ("/api/v1/conversations/{conversation_id}/messages", "post"),
+            ("/api/v1/conversations/{conversation_id}/finish", "post"),
+            ("/api/v1/channels/{channel_id}/chat/messages", "post"),
+            ("/api/v1/me/conversations", "get"),
+            ("/api/v1/me/conversations/{conversation_id}/messages", "get"),
+        ):
+            assert method in paths[path], (path, method)
+        schemas = document["components"]["schemas"]
+        assert set(schemas["Conversation"]["properties"]) >= {
+            "id", "channel_id", "end_user", "status", "owner", "finished_by", "last_message",
+            "last_message_at", "opened_at", "created_at", "unread_count",
+        }  # fmt: skip
+        assert set(schemas["Message"]["properties"]) >= {
+            "id", "conversation_id", "seq", "kind", "sender", "body", "attachments", "engagement",
+            "client_message_id", "created_at",
+        }  # fmt: skip
+        filters = {p["name"]: p for p in paths["/api/v1/conversations"]["get"]["parameters"]}
+        assert set(filters) >= {"filter", "channel_id", "q", "limit", "cursor"}
+        thread = paths["/api/v1/conversations/{conversation_id}/messages"]["get"]["parameters"]
+        assert {p["name"] for p in thread} >= {"after_seq", "before_seq", "limit"}
