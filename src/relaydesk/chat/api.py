@@ -108,7 +108,7 @@ async def mark_read(
     data: schemas.ReadMark | None = None,
 ) -> Response:
     """Marks the conversation read up to `seq` (default: everything) for the calling agent."""
-    await service.mark_read(session, staff, conversation_id, data.seq if data else None)
+    await inbox.mark_read(session, staff, conversation_id, data.seq if data else None)
     return Response(status_code=204)
 
 
@@ -183,5 +183,5 @@ async def mark_my_conversation_read(
     end_user: EndUserDep,
     data: schemas.ReadMark | None = None,
 ) -> Response:
-    await service.mark_read(session, end_user, conversation_id, data.seq if data else None)
+    await inbox.mark_read(session, end_user, conversation_id, data.seq if data else None)
     return Response(status_code=204)

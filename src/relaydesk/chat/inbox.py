@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.auth.principal import Principal, StaffPrincipal
 from relaydesk.chat import schemas, search
-from relaydesk.chat.models import Conversation, ConversationStatus, Message
+from relaydesk.chat.models import Conversation, ConversationRead, ConversationStatus, Message
 from relaydesk.chat.service import get_conversation, readable_conversations
 from relaydesk.chat.views import detailed_views, message_view, with_details
 from relaydesk.errors import InvalidInput, NotFound
@@ -196,3 +197,26 @@ async def list_messages(
         messages = messages[:limit][::-1]
         next_cursor = _encode(f"before:{messages[0].seq}") if more else None
     return [message_view(message) for message in messages], next_cursor
+
+
+async def mark_read(
+    session: AsyncSession, reader: Principal, conversation_id: uuid.UUID, seq: int | None
+) -> None:
+    """Moves the reader's read mark forward to `seq` (or the newest message), never back."""
+    conversation = await get_conversation(session, reader, conversation_id)
+    up_to = conversation.last_seq if seq is None else min(seq, conversation.last_seq)
+    mark = await session.get(ConversationRead, (conversation.id, reader.id))
+    if mark is None:
+        try:
+            async with session.begin_nested():
+                session.add(
+                    ConversationRead(
+                        conversation_id=conversation.id, reader_id=reader.id, last_read_seq=up_to
+                    )
+                )
+            return
+        except IntegrityError:
+            mark = await session.get_one(
+                ConversationRead, (conversation.id, reader.id), populate_existing=True
+            )
+    mark.last_read_seq = max(mark.last_read_seq, up_to)

@@ -6,30 +6,31 @@ at a time: of agents racing for a chat exactly one takes it, and seq never gaps 
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from relaydesk.audit.service import record
-from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.chat import schemas
 from relaydesk.chat.events import queue_conversation_updated, queue_message_created
 from relaydesk.chat.models import (
     ChatSession,
     Conversation,
-    ConversationRead,
     ConversationStatus,
     Message,
     MessageKind,
     SenderType,
 )
-from relaydesk.chat.views import conversation_view, message_view
+from relaydesk.chat.views import detailed_view, message_view, person, with_people
 from relaydesk.clock import now
 from relaydesk.errors import Conflict, NotFound, PermissionDenied
 from relaydesk.tenancy import service as tenancy
+from relaydesk.tenancy.models import EndUser
 
 
 def readable_conversations(principal: Principal) -> Select[tuple[Conversation]]:
@@ -44,27 +45,86 @@ def readable_conversations(principal: Principal) -> Select[tuple[Conversation]]:
 
 
 async def get_conversation(
-    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
 ) -> Conversation:
     statement = readable_conversations(principal).where(Conversation.id == conversation_id)
-    if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
     conversation = await session.scalar(statement)
     if conversation is None:
         raise NotFound("No such conversation.")
     return conversation
 
 
-async def _sent_before(
-    session: AsyncSession, conversation: Conversation, sender_id: uuid.UUID, client_message_id: str
-) -> Message | None:
-    return await session.scalar(
-        select(Message).where(
-            Message.conversation_id == conversation.id,
-            Message.sender_id == sender_id,
-            Message.client_message_id == client_message_id,
+@dataclass
+class _Locked:
+    """A conversation under its row lock, with what its view shows, and the message its sender
+    sent before with the same client_message_id, if any: all read in one query."""
+
+    conversation: Conversation
+    end_user: schemas.EndUserSummary
+    owner: schemas.Person | None
+    finished_by: schemas.Person | None
+    original: Message | None = None
+
+    def view(self, last_message: Message) -> schemas.Conversation:
+        return detailed_view(
+            self.conversation, self.end_user, self.owner, self.finished_by, last_message
         )
+
+
+async def _lock(
+    session: AsyncSession,
+    statement: Select[tuple[Conversation]],
+    sender_id: uuid.UUID,
+    client_message_id: str | None = None,
+) -> _Locked | None:
+    """Locks the conversation, then reads what its view needs and the sender's original.
+
+    Two statements on purpose: on PostgreSQL a statement that waited for the lock still sees
+    other tables as they were when it began, so the owner or an original message committed
+    meanwhile is only visible to a statement that starts after the lock is held.
+    """
+    conversation = await session.scalar(
+        statement.with_for_update().execution_options(populate_existing=True)
     )
+    if conversation is None:
+        return None
+    details = with_people(
+        select(EndUser.id, EndUser.name, EndUser.external_id)
+        .select_from(Conversation)
+        .join(EndUser, EndUser.id == Conversation.end_user_id)
+        .where(Conversation.id == conversation.id)
+    )
+    if client_message_id is not None:
+        original = aliased(Message, name="original")
+        details = details.add_columns(original).outerjoin(
+            original,
+            (original.conversation_id == Conversation.id)
+            & (original.sender_id == sender_id)
+            & (original.client_message_id == client_message_id),
+        )
+    end_user_id, name, external_id, owner, finished_by, *original_found = (
+        await session.execute(details)
+    ).one()
+    return _Locked(
+        conversation,
+        schemas.EndUserSummary(id=end_user_id, name=name, external_id=external_id),
+        person(owner),
+        person(finished_by),
+        original_found[0] if original_found else None,
+    )
+
+
+async def _lock_by_id(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    conversation_id: uuid.UUID,
+    client_message_id: str | None = None,
+) -> _Locked:
+    statement = readable_conversations(staff).where(Conversation.id == conversation_id)
+    locked = await _lock(session, statement, staff.id, client_message_id)
+    if locked is None:
+        raise NotFound("No such conversation.")
+    return locked
 
 
 async def _current_session(session: AsyncSession, conversation: Conversation) -> ChatSession:
@@ -133,7 +193,7 @@ def _activity_line(
     actor: Principal,
     action: str,
     body: str,
-    previous_owner: dict[str, str] | None = None,
+    previous_owner: schemas.Person | None = None,
 ) -> Message:
     return _append(
         session,
@@ -145,25 +205,14 @@ def _activity_line(
         activity={
             "action": action,
             "agent": _person(actor) if isinstance(actor, StaffPrincipal) else None,
-            "previous_owner": previous_owner,
+            "previous_owner": previous_owner.model_dump(mode="json") if previous_owner else None,
         },
-    )
-
-
-async def _locked_conversation_of(
-    session: AsyncSession, channel_id: uuid.UUID, end_user: EndUserPrincipal
-) -> Conversation | None:
-    return await session.scalar(
-        readable_conversations(end_user)
-        .where(Conversation.channel_id == channel_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
     )
 
 
 async def _start_conversation(
     session: AsyncSession, channel_id: uuid.UUID, partner_id: uuid.UUID, end_user: EndUserPrincipal
-) -> Conversation | None:
+) -> _Locked | None:
     """A new conversation, or None if a concurrent first message created it a moment ago."""
     at = now()
     conversation = Conversation(
@@ -181,7 +230,10 @@ async def _start_conversation(
     except IntegrityError:
         return None
     _open_session(session, conversation, at)
-    return conversation
+    end_user_summary = schemas.EndUserSummary(
+        id=end_user.id, name=end_user.name, external_id=end_user.external_id
+    )
+    return _Locked(conversation, end_user_summary, owner=None, finished_by=None)
 
 
 async def send_end_user_message(
@@ -192,91 +244,88 @@ async def send_end_user_message(
 ) -> tuple[schemas.Message, bool]:
     """The end user's message into their conversation with a channel, started or reopened as
     needed (HD-2, HD-7). Returns the message and whether it is new (False for a retry)."""
-    channel = await tenancy.followable_channel(session, end_user, channel_id)
-    conversation = await _locked_conversation_of(session, channel.id, end_user)
-    if conversation is not None and (
-        original := await _sent_before(session, conversation, end_user.id, data.client_message_id)
-    ):
-        return message_view(original), False
+    channel, following = await tenancy.channel_for_end_user(session, end_user, channel_id)
+    statement = readable_conversations(end_user).where(Conversation.channel_id == channel.id)
+    locked = await _lock(session, statement, end_user.id, data.client_message_id)
+    if locked is not None and locked.original is not None:
+        return message_view(locked.original), False
     if not channel.chat_enabled:
         raise PermissionDenied("This channel's chat is switched off.", code="chat_disabled")
-    if not await tenancy.is_following(session, end_user, channel.id):
+    if not following:
         raise PermissionDenied("Follow the channel to chat with it.", code="not_follower")
 
-    reopened = False
-    if conversation is None:
-        conversation = await _start_conversation(session, channel.id, channel.partner_id, end_user)
-        if conversation is None:
+    added = []
+    if locked is None:
+        locked = await _start_conversation(session, channel.id, channel.partner_id, end_user)
+        if locked is None:
             # Another first message won the race; go again, now with its conversation.
             return await send_end_user_message(session, end_user, channel_id, data)
-    elif conversation.status == ConversationStatus.FINISHED:
-        reopened = True
-        conversation.status = ConversationStatus.UNANSWERED
-        conversation.owner_id = conversation.finished_by_id = None
-        conversation.opened_at = now()
-        _open_session(session, conversation, conversation.opened_at)
-
-    added = []
-    if reopened:
-        added.append(
-            _activity_line(
-                session, conversation, end_user, "reopened", f"{end_user.name} reopened the chat"
-            )
-        )
-        await record(
+    elif locked.conversation.status == ConversationStatus.FINISHED:
+        added.append(await _reopen(session, locked, end_user))
+    added.append(
+        _append(
             session,
-            end_user,
-            "conversation.reopened",
-            tenant_id=conversation.tenant_id,
-            partner_id=conversation.partner_id,
-            subject_type="conversation",
-            subject_id=conversation.id,
+            locked.conversation,
+            kind=MessageKind.TEXT,
+            sender_type=SenderType.END_USER,
+            sender=end_user,
+            body=data.body,
+            client_message_id=data.client_message_id,
         )
-    message = _append(
-        session,
-        conversation,
-        kind=MessageKind.TEXT,
-        sender_type=SenderType.END_USER,
-        sender=end_user,
-        body=data.body,
-        client_message_id=data.client_message_id,
     )
-    added.append(message)
-    await _announce(session, conversation, added, status_changed=reopened)
-    return message_view(message), True
+    await _announce(session, locked, added, status_changed=len(added) > 1)
+    return message_view(added[-1]), True
 
 
-async def _owner_name(session: AsyncSession, conversation: Conversation) -> str:
-    return await session.scalar(select(StaffUser.name).where(StaffUser.id == conversation.owner_id))
+async def _reopen(session: AsyncSession, locked: _Locked, end_user: EndUserPrincipal) -> Message:
+    """Back to unanswered with no owner, in a new chat session (HD-7); the activity line."""
+    conversation = locked.conversation
+    conversation.status = ConversationStatus.UNANSWERED
+    conversation.owner_id = conversation.finished_by_id = None
+    locked.owner = locked.finished_by = None
+    conversation.opened_at = now()
+    _open_session(session, conversation, conversation.opened_at)
+    await record(
+        session,
+        end_user,
+        "conversation.reopened",
+        tenant_id=conversation.tenant_id,
+        partner_id=conversation.partner_id,
+        subject_type="conversation",
+        subject_id=conversation.id,
+    )
+    return _activity_line(
+        session, conversation, end_user, "reopened", f"{end_user.name} reopened the chat"
+    )
 
 
 async def _take(
-    session: AsyncSession, conversation: Conversation, staff: StaffPrincipal, *, take_over: bool
+    session: AsyncSession, locked: _Locked, staff: StaffPrincipal, *, take_over: bool
 ) -> Message | None:
     """Makes `staff` the owner before they write (HD-4, HD-5); the activity line it adds."""
+    conversation, previous_owner = locked.conversation, locked.owner
     if conversation.status == ConversationStatus.FINISHED:
         raise Conflict("This chat is finished.", code="conversation_finished")
     if conversation.status == ConversationStatus.ACTIVE and conversation.owner_id == staff.id:
         return None
-    previous_owner = None
     if conversation.status == ConversationStatus.ACTIVE:
-        owner = {"id": str(conversation.owner_id), "name": await _owner_name(session, conversation)}
+        assert previous_owner is not None
         if not take_over:
             raise Conflict(
-                f"This chat is handled by {owner['name']}. Take it over?",
+                f"This chat is handled by {previous_owner.name}. Take it over?",
                 code="conversation_taken",
-                extra={"owner": owner},
+                extra={"owner": previous_owner.model_dump(mode="json")},
             )
-        previous_owner = owner
         line = _activity_line(
             session,
             conversation,
             staff,
             "taken_over",
-            f"{staff.name} took the chat over from {owner['name']}",
+            f"{staff.name} took the chat over from {previous_owner.name}",
             previous_owner,
         )
     else:
+        previous_owner = None
         line = _activity_line(session, conversation, staff, "taken", f"{staff.name} took the chat")
         chat_session = await _current_session(session, conversation)
         if chat_session.first_response_at is None:
@@ -284,6 +333,7 @@ async def _take(
             chat_session.first_responder_id = staff.id
     conversation.status = ConversationStatus.ACTIVE
     conversation.owner_id = staff.id
+    locked.owner = schemas.Person(id=staff.id, name=staff.name)
     await record(
         session,
         staff,
@@ -292,7 +342,7 @@ async def _take(
         partner_id=conversation.partner_id,
         subject_type="conversation",
         subject_id=conversation.id,
-        data={"previous_owner_id": previous_owner["id"]} if previous_owner else None,
+        data={"previous_owner_id": str(previous_owner.id)} if previous_owner else None,
     )
     return line
 
@@ -305,15 +355,15 @@ async def send_agent_message(
 ) -> tuple[schemas.Message, bool]:
     """An agent's reply, taking or (with `take_over`) overtaking the chat first. Returns the
     message and whether it is new (False for a retry)."""
-    conversation = await get_conversation(session, staff, conversation_id, lock=True)
-    if original := await _sent_before(session, conversation, staff.id, data.client_message_id):
-        return message_view(original), False
+    locked = await _lock_by_id(session, staff, conversation_id, data.client_message_id)
+    if locked.original is not None:
+        return message_view(locked.original), False
     added = []
-    if line := await _take(session, conversation, staff, take_over=data.take_over):
+    if line := await _take(session, locked, staff, take_over=data.take_over):
         added.append(line)
     message = _append(
         session,
-        conversation,
+        locked.conversation,
         kind=MessageKind.TEXT,
         sender_type=SenderType.AGENT,
         sender=staff,
@@ -321,7 +371,7 @@ async def send_agent_message(
         client_message_id=data.client_message_id,
     )
     added.append(message)
-    await _announce(session, conversation, added, status_changed=line is not None)
+    await _announce(session, locked, added, status_changed=line is not None)
     return message_view(message), True
 
 
@@ -329,7 +379,8 @@ async def finish_conversation(
     session: AsyncSession, staff: StaffPrincipal, conversation_id: uuid.UUID
 ) -> None:
     """Closes the chat session (HD-6); the end user's next message reopens it."""
-    conversation = await get_conversation(session, staff, conversation_id, lock=True)
+    locked = await _lock_by_id(session, staff, conversation_id)
+    conversation = locked.conversation
     if conversation.status == ConversationStatus.FINISHED:
         raise Conflict("This chat is finished already.", code="conversation_finished")
     line = _activity_line(
@@ -337,6 +388,7 @@ async def finish_conversation(
     )
     conversation.status = ConversationStatus.FINISHED
     conversation.finished_by_id = staff.id
+    locked.finished_by = schemas.Person(id=staff.id, name=staff.name)
     chat_session = await _current_session(session, conversation)
     chat_session.finished_at = line.created_at
     chat_session.finished_by_id = staff.id
@@ -349,43 +401,16 @@ async def finish_conversation(
         subject_type="conversation",
         subject_id=conversation.id,
     )
-    await _announce(session, conversation, [line], status_changed=True)
+    await _announce(session, locked, [line], status_changed=True)
 
 
 async def _announce(
-    session: AsyncSession,
-    conversation: Conversation,
-    messages: list[Message],
-    *,
-    status_changed: bool,
+    session: AsyncSession, locked: _Locked, messages: list[Message], *, status_changed: bool
 ) -> None:
     """Queues the events of a change, sent once it commits (HD-16)."""
     await session.flush()
-    view = await conversation_view(session, conversation.id)
+    view = locked.view(messages[-1])
     for message in messages:
-        queue_message_created(session, conversation, message_view(message), view)
+        queue_message_created(session, locked.conversation, message_view(message), view)
     if status_changed:
-        queue_conversation_updated(session, conversation, view)
-
-
-async def mark_read(
-    session: AsyncSession, reader: Principal, conversation_id: uuid.UUID, seq: int | None
-) -> None:
-    """Moves the reader's read mark forward to `seq` (or the newest message), never back."""
-    conversation = await get_conversation(session, reader, conversation_id)
-    up_to = conversation.last_seq if seq is None else min(seq, conversation.last_seq)
-    mark = await session.get(ConversationRead, (conversation.id, reader.id))
-    if mark is None:
-        try:
-            async with session.begin_nested():
-                session.add(
-                    ConversationRead(
-                        conversation_id=conversation.id, reader_id=reader.id, last_read_seq=up_to
-                    )
-                )
-            return
-        except IntegrityError:
-            mark = await session.get_one(
-                ConversationRead, (conversation.id, reader.id), populate_existing=True
-            )
-    mark.last_read_seq = max(mark.last_read_seq, up_to)
+        queue_conversation_updated(session, locked.conversation, view)

@@ -6,7 +6,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from relaydesk.auth.models import StaffUser
@@ -61,16 +60,25 @@ def _unread_count(reader: Principal | None) -> sa.ColumnElement[int | None]:
     )
 
 
+def with_people(statement: Select[Any]) -> Select[Any]:
+    """Adds the conversation's owner and finisher (staff users or None) to a query."""
+    return (
+        statement.add_columns(_Owner, _Finisher)
+        .outerjoin(_Owner, _Owner.id == Conversation.owner_id)
+        .outerjoin(_Finisher, _Finisher.id == Conversation.finished_by_id)
+    )
+
+
 def with_details(
     statement: Select[tuple[Conversation]], reader: Principal | None = None
 ) -> Select[Any]:
     """Adds the end user, owner, finisher, newest message and, for a reader, their unread
     count to a conversation query."""
     return (
-        statement.add_columns(EndUser, _Owner, _Finisher, _LastMessage, _unread_count(reader))
-        .join(EndUser, EndUser.id == Conversation.end_user_id)
-        .outerjoin(_Owner, _Owner.id == Conversation.owner_id)
-        .outerjoin(_Finisher, _Finisher.id == Conversation.finished_by_id)
+        with_people(
+            statement.add_columns(EndUser).join(EndUser, EndUser.id == Conversation.end_user_id)
+        )
+        .add_columns(_LastMessage, _unread_count(reader))
         .outerjoin(
             _LastMessage,
             (_LastMessage.conversation_id == Conversation.id)
@@ -79,29 +87,27 @@ def with_details(
     )
 
 
-def _person(staff: StaffUser | None) -> schemas.Person | None:
+def person(staff: StaffUser | None) -> schemas.Person | None:
     return schemas.Person(id=staff.id, name=staff.name) if staff else None
 
 
 def detailed_view(
     conversation: Conversation,
-    end_user: EndUser,
-    owner: StaffUser | None,
-    finisher: StaffUser | None,
+    end_user: schemas.EndUserSummary,
+    owner: schemas.Person | None,
+    finished_by: schemas.Person | None,
     last_message: Message | None,
-    unread_count: int | None,
+    unread_count: int | None = None,
     snippet: str | None = None,
 ) -> schemas.Conversation:
-    """A row of `with_details` as the API shows it."""
+    """A conversation as the API shows it."""
     return schemas.Conversation(
         id=conversation.id,
         channel_id=conversation.channel_id,
-        end_user=schemas.EndUserSummary(
-            id=end_user.id, name=end_user.name, external_id=end_user.external_id
-        ),
+        end_user=end_user,
         status=conversation.status,
-        owner=_person(owner),
-        finished_by=_person(finisher),
+        owner=owner,
+        finished_by=finished_by,
         last_message=message_view(last_message) if last_message else None,
         last_message_at=conversation.last_message_at,
         opened_at=conversation.opened_at,
@@ -114,17 +120,19 @@ def detailed_view(
 def detailed_views(
     rows: Sequence[Any], snippets: dict[uuid.UUID, str] | None = None
 ) -> list[schemas.Conversation]:
+    """Rows of `with_details` as the API shows them."""
     snippets = snippets or {}
-    return [detailed_view(*row, snippet=snippets.get(row[0].id)) for row in rows]
-
-
-async def conversation_view(
-    session: AsyncSession, conversation_id: uuid.UUID
-) -> schemas.Conversation:
-    """One conversation as it stands in this transaction (callers have checked access)."""
-    row = (
-        await session.execute(
-            with_details(select(Conversation).where(Conversation.id == conversation_id))
+    return [
+        detailed_view(
+            conversation,
+            schemas.EndUserSummary(
+                id=end_user.id, name=end_user.name, external_id=end_user.external_id
+            ),
+            person(owner),
+            person(finisher),
+            last_message,
+            unread_count,
+            snippets.get(conversation.id),
         )
-    ).one()
-    return detailed_view(*row)
+        for conversation, end_user, owner, finisher, last_message, unread_count in rows
+    ]

@@ -289,16 +289,7 @@ def _public(channel: Channel, following: bool) -> schemas.ChannelPublic:
 async def public_channel(
     session: AsyncSession, end_user: EndUserPrincipal, channel_id: uuid.UUID
 ) -> schemas.ChannelPublic:
-    row = (
-        await session.execute(
-            _followable_channels(end_user)
-            .add_columns(_is_following(end_user))
-            .where(Channel.id == channel_id)
-        )
-    ).one_or_none()
-    if row is None:
-        raise NotFound("No such channel.")
-    return _public(*row)
+    return _public(*await channel_for_end_user(session, end_user, channel_id))
 
 
 async def followed_channels(
@@ -389,10 +380,20 @@ async def tenant_overview(session: AsyncSession, staff: StaffPrincipal) -> dict[
     }
 
 
-async def is_following(
+async def channel_for_end_user(
     session: AsyncSession, end_user: EndUserPrincipal, channel_id: uuid.UUID
-) -> bool:
-    return await session.get(Follow, (channel_id, end_user.id)) is not None
+) -> tuple[Channel, bool]:
+    """A channel the end user may open, and whether they follow it, in one query."""
+    row = (
+        await session.execute(
+            _followable_channels(end_user)
+            .add_columns(_is_following(end_user))
+            .where(Channel.id == channel_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such channel.")
+    return row[0], row[1]
 
 
 async def followed_channel_ids(
