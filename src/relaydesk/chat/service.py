@@ -57,7 +57,7 @@ async def get_conversation(
 @dataclass
 class _Locked:
     """A conversation under its row lock, with what its view shows, and the message its sender
-    sent before with the same client_message_id, if any: all read in one query."""
+    sent before with the same client_message_id, if any."""
 
     conversation: Conversation
     end_user: schemas.EndUserSummary
