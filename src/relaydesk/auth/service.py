@@ -18,7 +18,7 @@ from relaydesk.clock import now
 from relaydesk.config import Settings
 from relaydesk.errors import Conflict, InvalidInput, PermissionDenied, RateLimited, Unauthenticated
 from relaydesk.ratelimit import FailureCounter
-from relaydesk.tenancy.models import Partner, PartnerStatus, Tenant
+from relaydesk.tenancy.models import EndUser, Partner, PartnerStatus, Tenant
 from relaydesk.tenancy.service import end_user_from_claims, get_partner
 
 MIN_PASSWORD_LENGTH = 8
@@ -208,13 +208,17 @@ async def end_user_from_token(session: AsyncSession, token: str) -> EndUserPrinc
     as only one of them can have signed it.
     """
     try:
-        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("The token is malformed.") from exc
-    candidates = select(Tenant)
-    if issuer is not None:
-        candidates = candidates.where(Tenant.slug == str(issuer))
-    for tenant in await session.scalars(candidates):
+    # The end user is read along with their tenant, and trusted only once the signature holds.
+    candidates = select(Tenant, EndUser).outerjoin(
+        EndUser,
+        (EndUser.tenant_id == Tenant.id) & (EndUser.external_id == str(unverified.get("sub"))),
+    )
+    if unverified.get("iss") is not None:
+        candidates = candidates.where(Tenant.slug == str(unverified["iss"]))
+    for tenant, known in await session.execute(candidates):
         try:
             claims = _end_user_claims(token, tenant.end_user_secret)
         except jwt.InvalidSignatureError:
@@ -223,7 +227,7 @@ async def end_user_from_token(session: AsyncSession, token: str) -> EndUserPrinc
             raise Unauthenticated("The token has expired.") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"The token is not valid: {exc}.") from exc
-        end_user = await end_user_from_claims(session, tenant.id, claims)
+        end_user = await end_user_from_claims(session, tenant.id, claims, known)
         return EndUserPrincipal(
             id=end_user.id,
             tenant_id=tenant.id,

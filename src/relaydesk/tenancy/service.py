@@ -229,9 +229,15 @@ async def set_chat_enabled(
 
 
 async def end_user_from_claims(
-    session: AsyncSession, tenant_id: uuid.UUID, claims: dict[str, Any]
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    claims: dict[str, Any],
+    known: EndUser | None = None,
 ) -> EndUser:
-    """The end user a token names, created on first sight and kept in step with the token."""
+    """The end user a token names, created on first sight and kept in step with the token.
+
+    `known` is that end user when the caller has read them already.
+    """
     external_id = str(claims["sub"])
     profile = {
         "name": str(claims["name"])[:200],
@@ -241,7 +247,7 @@ async def end_user_from_claims(
     lookup = select(EndUser).where(
         EndUser.tenant_id == tenant_id, EndUser.external_id == external_id
     )
-    end_user = await session.scalar(lookup)
+    end_user = known or await session.scalar(lookup)
     if end_user is None:
         try:
             async with session.begin_nested():
