@@ -15,6 +15,7 @@ from relaydesk.auth import api as auth_api
 from relaydesk.auth import pages as auth_pages
 from relaydesk.catalogue import api as catalogue_api
 from relaydesk.chat import api as chat_api
+from relaydesk.chat import pages as chat_pages
 from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.errors import install_error_handlers
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chat_api.router,
         realtime_api.router,
         auth_pages.router,
+        chat_pages.router,
         web_pages.router,
     ):
         app.include_router(router)

@@ -88,7 +88,8 @@ class TestLandingAfterSignIn:
         await sign_in_through_form(page, live_server, world.a.agent.email)
         assert path_of(page) == "/desk"
         await expect(page.get_by_role("heading", name="Chat", exact=True)).to_be_visible()
-        await expect(page.get_by_text(f"{world.a.channel.name} — chat")).to_be_visible()
+        await expect(page.get_by_role("tab", name="Unanswered")).to_be_visible()
+        await expect(page.get_by_label("Channel")).to_contain_text(world.a.channel.name)
         await expect(main_nav(page).get_by_role("link", name="Channels")).to_have_count(0)
 
     async def test_tenant_admin_lands_on_partner_management(
@@ -137,7 +138,9 @@ class TestPartnerHome:
 
         await expect(page.get_by_role("heading", name=world.a.partner.name)).to_be_visible()
         row = page.get_by_role("row").filter(has_text=world.a.channel.name)
-        await expect(row.get_by_role("cell")).to_have_text([world.a.channel.name, "1", "enabled"])
+        await expect(row.get_by_role("cell")).to_have_text(
+            [world.a.channel.name, "1", "enabled", "Disable chat"]
+        )
         await expect(main_nav(page).get_by_role("link")).to_have_count(8)
         await expect(main_nav(page).get_by_role("link", name="Channels")).to_have_attribute(
             "aria-current", "page"
@@ -174,7 +177,7 @@ class TestPartnerHome:
             await page.get_by_role("button", name="Add channel").click()
         row = page.get_by_role("row").filter(has_text="Weekend deals")
         await expect(row.get_by_role("cell")).to_have_text(
-            [re.compile("^Weekend deals"), "0", "disabled"]
+            [re.compile("^Weekend deals"), "0", "disabled", "Enable chat"]
         )
         await expect(row.get_by_text("Offers every Saturday")).to_be_visible()
 

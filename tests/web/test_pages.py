@@ -484,7 +484,10 @@ class TestHomes:
         assert document.find("h1").text() == world.a.partner.name
         rows = table_rows(document.find("section", {"id": "channels"}))
         assert sorted(rows) == sorted(
-            [[world.a.channel.name, "2", "enabled"], [quiet.name, "0", "disabled"]]
+            [
+                [world.a.channel.name, "2", "enabled", "Disable chat"],
+                [quiet.name, "0", "disabled", "Enable chat"],
+            ]
         )
         assert world.b.channel.name not in response.text
         assert world.other.channel.name not in response.text
@@ -538,7 +541,7 @@ class TestHomes:
         assert foreign.name not in response.text
         assert world.other.partner.name not in response.text
 
-    async def test_agent_desk_lists_the_partners_channels(
+    async def test_agent_desk_offers_the_partners_channels(
         self, client: httpx.AsyncClient, factory: Factory, settings: Settings, world: World
     ) -> None:
         await signed_in(client, factory, settings, world.a.agent)
@@ -546,7 +549,10 @@ class TestHomes:
         assert response.status_code == 200
         document = parse(response)
         assert document.find("h1").text() == "Chat"
-        assert f"{world.a.channel.name} — chat enabled" in document.find("main").text()
+        channel_filter = document.find("select", {"id": "channel-filter"})
+        assert world.a.channel.name in [
+            option.text() for option in channel_filter.find_all("option")
+        ]
         assert world.b.channel.name not in response.text
 
 
@@ -590,8 +596,8 @@ class TestCsrf:
         section = fragment.find("section", {"id": "channels"})
         assert fragment.find_all("body") == []
         rows = table_rows(section)
-        assert ["Deals Weekly offers", "0", "disabled"] in rows
-        assert [world.a.channel.name, "0", "enabled"] in rows
+        assert ["Deals Weekly offers", "0", "disabled", "Enable chat"] in rows
+        assert [world.a.channel.name, "0", "enabled", "Disable chat"] in rows
         assert alerts(fragment) == []
         assert "Deals" in (await client.get("/partner")).text
 
@@ -606,7 +612,7 @@ class TestCsrf:
         )
         assert redirect_target(response) == "/partner"
         rows = table_rows(parse(await client.get("/partner")).find("section", {"id": "channels"}))
-        assert ["Deals", "0", "disabled"] in rows
+        assert ["Deals", "0", "disabled", "Enable chat"] in rows
 
     async def test_a_rejected_plain_form_post_shows_the_page_with_the_reason(
         self, client: httpx.AsyncClient, factory: Factory, settings: Settings, world: World

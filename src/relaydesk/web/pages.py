@@ -1,5 +1,6 @@
-"""The role homes and the pages of areas not built yet."""
+"""The role homes, switching a channel's chat on and off, and the pages of areas not built yet."""
 
+import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Form, Request
@@ -71,12 +72,28 @@ async def create_channel(
     )
 
 
-@router.get("/desk", name="desk:home")
-async def desk_home(
-    request: Request, session: SessionDep, staff: require(Permission.CHAT_HANDLE)
-) -> HTMLResponse:
-    channels = await tenancy.channels_by_name(session, staff)
-    return render(request, "desk/home.html", staff=staff, channels=channels)
+@router.post("/partner/channels/{channel_id}/chat", name="partner:switch_chat")
+async def switch_chat(
+    request: Request,
+    channel_id: uuid.UUID,
+    session: SessionDep,
+    staff: require(Permission.CHAT_MANAGE),
+    enabled: bool = Form(),
+    confirmed: bool = Form(False),
+) -> Response:
+    """Turns a channel's chat on or off (HD-1); htmx swaps in the updated channel list.
+
+    Enabling needs `confirmed`: htmx sends it once its confirm dialog showed the warning, a
+    plain form post first gets a page with the warning to confirm on.
+    """
+    if enabled and not confirmed:
+        channel = await tenancy.channel_view(session, staff, channel_id)
+        return render(request, "partner/confirm_chat.html", staff=staff, channel=channel)
+    await tenancy.set_chat_enabled(session, staff, channel_id, enabled)
+    if request.headers.get("HX-Request") != "true":
+        return RedirectResponse("/partner", status_code=303)
+    overview = await tenancy.partner_overview(session, staff)
+    return render(request, "partner/_channels.html", staff=staff, **overview)
 
 
 def _not_built_page(area: Area) -> Callable[..., Awaitable[HTMLResponse]]:

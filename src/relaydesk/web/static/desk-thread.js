@@ -1,0 +1,191 @@
+// The console's open chat: header with status and owner, the messages, the composer (taking or
+// taking over the chat as the API asks) and "Finish conversation".
+
+import { MessageIds, describeError } from "./chat-api.js";
+import { el, sendOnEnter, show } from "./chat-dom.js";
+import { MessageList } from "./chat-thread.js";
+import { STATUS_LABEL } from "./desk-inbox.js";
+
+const $ = (id) => document.getElementById(id);
+
+export class ThreadPane {
+  /** `onChange(conversation)` hears of changes this pane learnt from the API itself. */
+  constructor({ api, agentId, channelName, onChange }) {
+    Object.assign(this, { api, agentId, channelName, onChange });
+    this.id = null;
+    this.conversation = null;
+    this.messages = null;
+    this.signedOut = false;
+    this.messageIds = new MessageIds();
+    this.ui = {
+      empty: $("thread-empty"),
+      head: $("thread-head"),
+      title: $("thread-title"),
+      status: $("thread-status"),
+      finish: $("finish"),
+      messagesBox: $("messages"),
+      error: $("thread-error"),
+      composer: $("composer"),
+      note: $("composer-note"),
+      text: $("composer-text"),
+      send: $("send"),
+    };
+    this.ui.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    sendOnEnter(this.ui.text, this.ui.composer);
+    this.ui.finish.addEventListener("click", () => this.finish());
+  }
+
+  async open(conversationId) {
+    this.messages?.close();
+    this.id = conversationId;
+    this.conversation = null;
+    const { ui } = this;
+    ui.title.textContent = "";
+    ui.status.replaceChildren();
+    ui.text.value = "";
+    this.showError("");
+    for (const part of [ui.head, ui.messagesBox, ui.composer]) show(part, true);
+    show(ui.empty, false);
+    this.messages = new MessageList({
+      scrollBox: ui.messagesBox,
+      sentinel: $("history-sentinel"),
+      list: $("message-list"),
+      fetchPage: (params) =>
+        this.api.get(`/api/v1/conversations/${conversationId}/messages`, params),
+      ownSide: "agent",
+      onError: (error) => this.showError(describeError(error)),
+    });
+    try {
+      const [conversation] = await Promise.all([
+        this.api.get(`/api/v1/conversations/${conversationId}`),
+        this.messages.loadLatest(),
+      ]);
+      this.update(conversation);
+    } catch (error) {
+      if (this.id === conversationId) this.showError(describeError(error));
+    }
+    if (this.id === conversationId && !ui.text.disabled) ui.text.focus();
+  }
+
+  /** The open chat's header and composer, from the newest state of it seen. */
+  update(conversation) {
+    if (conversation.id !== this.id) return;
+    const seen = this.conversation;
+    if (seen && Date.parse(conversation.last_message_at) < Date.parse(seen.last_message_at)) return;
+    this.conversation = conversation;
+    const { ui } = this;
+    ui.title.textContent = conversation.end_user.name;
+    const parts = [
+      el("span", { text: this.channelName(conversation.channel_id) }),
+      el("span", {
+        className: `badge status-${conversation.status}`,
+        text: STATUS_LABEL[conversation.status],
+      }),
+    ];
+    if (conversation.status === "active" && conversation.owner) {
+      parts.push(el("span", { className: "owner", text: conversation.owner.name }));
+    }
+    if (conversation.status === "finished" && conversation.finished_by) {
+      parts.push(el("span", { text: `Finished by ${conversation.finished_by.name}` }));
+    }
+    ui.status.replaceChildren(...parts);
+    const finished = conversation.status === "finished";
+    show(ui.finish, !finished && !this.signedOut);
+    show(ui.note, finished);
+    ui.text.disabled = ui.send.disabled = finished || this.signedOut;
+  }
+
+  /** A message.created event. */
+  receive(message, conversation) {
+    if (conversation.id !== this.id) return;
+    this.messages.add(message);
+    this.update(conversation);
+  }
+
+  /** After a reconnect: the messages and state missed while the socket was down. */
+  catchUp() {
+    if (!this.id) return;
+    this.messages.catchUp();
+    this.refresh();
+  }
+
+  async refresh() {
+    const id = this.id;
+    try {
+      const conversation = await this.api.get(`/api/v1/conversations/${id}`);
+      this.update(conversation);
+      this.onChange(conversation);
+    } catch (error) {
+      if (this.id === id) this.showError(describeError(error));
+    }
+  }
+
+  async submit() {
+    const { ui } = this;
+    const body = ui.text.value.trim();
+    if (!body || !this.id) return;
+    const id = this.id;
+    ui.text.value = "";
+    const sent = await this.send(id, body);
+    if (!sent && this.id === id && !ui.text.value) ui.text.value = body;
+  }
+
+  async send(id, body) {
+    const path = `/api/v1/conversations/${id}/messages`;
+    const clientMessageId = this.messageIds.idFor(path, body);
+    const message = { client_message_id: clientMessageId, body, take_over: false };
+    this.showError("");
+    try {
+      for (;;) {
+        try {
+          const created = await this.api.send(path, message);
+          if (this.id === id) this.messages.add(created, { scroll: true });
+          break;
+        } catch (error) {
+          if (error.code !== "conversation_taken" || message.take_over) throw error;
+          const owner = error.problem.owner?.name ?? "another agent";
+          if (!window.confirm(`This chat is handled by ${owner}. Take it over?`)) return false;
+          message.take_over = true;
+        }
+      }
+    } catch (error) {
+      this.messageIds.failed(path, body, message.client_message_id, error);
+      if (error.code === "conversation_finished") this.refresh();
+      else if (this.id === id) this.showError(describeError(error));
+      return false;
+    }
+    const { status, owner } = this.conversation ?? {};
+    const mine = status === "active" && owner?.id === this.agentId;
+    // Taking the chat changed its status and owner; without the socket nobody else says so.
+    if (!mine && this.id === id) this.refresh();
+    return true;
+  }
+
+  async finish() {
+    const id = this.id;
+    this.showError("");
+    try {
+      const conversation = await this.api.post(`/api/v1/conversations/${id}/finish`);
+      this.update(conversation);
+      this.onChange(conversation);
+    } catch (error) {
+      if (error.code === "conversation_finished") this.refresh();
+      else this.showError(describeError(error));
+    }
+  }
+
+  signOut() {
+    this.signedOut = true;
+    const { ui } = this;
+    ui.text.disabled = ui.send.disabled = true;
+    show(ui.finish, false);
+  }
+
+  showError(text) {
+    this.ui.error.textContent = text;
+    show(this.ui.error, Boolean(text));
+  }
+}

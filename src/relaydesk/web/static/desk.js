@@ -1,0 +1,60 @@
+// The agents' chat console (/desk): inbox and open chat, kept live by the socket.
+
+import { createApi, staffHeaders } from "./chat-api.js";
+import { el } from "./chat-dom.js";
+import { STATUS_TEXT, connectSocket, socketUrl } from "./chat-socket.js";
+import { Inbox } from "./desk-inbox.js";
+import { ThreadPane } from "./desk-thread.js";
+
+const CONVERSATION_IN_URL = /^#([0-9a-f-]{36})$/;
+
+const agentId = document.getElementById("desk").dataset.agentId;
+const connection = document.getElementById("connection");
+const api = createApi(staffHeaders());
+
+const inbox = new Inbox({ api, agentId, onOpen: openConversation });
+const thread = new ThreadPane({
+  api,
+  agentId,
+  channelName: (channelId) => inbox.channelName(channelId),
+  onChange: (conversation) => inbox.upsert(conversation),
+});
+
+function openConversation(conversationId) {
+  inbox.select(conversationId);
+  // In the address, so reloading the page comes back to the same chat.
+  history.replaceState(null, "", `#${conversationId}`);
+  thread.open(conversationId);
+}
+
+function showStatus(status) {
+  connection.dataset.status = status;
+  connection.textContent = STATUS_TEXT[status];
+  if (status === "signed-out") {
+    thread.signOut();
+    const signIn = el("a", { text: "Sign in again", attrs: { href: "/login?next=/desk" } });
+    connection.append(" · ", signIn);
+  }
+}
+
+connectSocket(socketUrl(), {
+  onHello() {
+    inbox.reload();
+    thread.catchUp();
+  },
+  onFrame({ type, data }) {
+    if (type === "message.created") {
+      const { conversation, ...message } = data;
+      inbox.upsert(conversation);
+      thread.receive(message, conversation);
+    } else if (type === "conversation.updated") {
+      inbox.upsert(data);
+      thread.update(data);
+    }
+  },
+  onStatus: showStatus,
+});
+
+inbox.reload();
+const linked = CONVERSATION_IN_URL.exec(window.location.hash);
+if (linked) openConversation(linked[1]);

@@ -1,0 +1,272 @@
+// The end user's demo app (/app): followed channels, and a chat with each, live.
+// The end user's JWT comes from `#token=<jwt>` or the paste field and stays in sessionStorage.
+
+import { ApiError, MessageIds, createApi, describeError } from "./chat-api.js";
+import { el, sendOnEnter, show } from "./chat-dom.js";
+import { STATUS_TEXT, connectSocket, socketUrl } from "./chat-socket.js";
+import { MessageList } from "./chat-thread.js";
+
+const TOKEN_KEY = "relaydesk.endUserToken";
+const TOKEN_REFUSED = "Signed out: the token is not valid or has expired.";
+const $ = (id) => document.getElementById(id);
+const ui = {
+  who: $("who"),
+  connection: $("connection"),
+  forget: $("forget"),
+  tokenForm: $("token-form"),
+  tokenInput: $("token-input"),
+  error: $("app-error"),
+  channelsView: $("channels-view"),
+  followed: $("followed"),
+  noChannels: $("no-channels"),
+  chatView: $("chat-view"),
+  chatTitle: $("chat-title"),
+  unavailable: $("chat-unavailable"),
+  composer: $("composer"),
+  text: $("composer-text"),
+  send: $("send"),
+};
+
+let token = null;
+let api = null;
+let socket = null;
+let channels = new Map();
+const messageIds = new MessageIds();
+// The open chat: its channel, and its conversation once there is one.
+let open = null;
+const isOpen = (channelId) => open?.channel.id === channelId;
+
+function tokenFromFragment() {
+  const fromUrl = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    // Out of the address bar, so the token is not bookmarked, shared or kept in history.
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** The token's claims, only to greet the end user by name; the server checks the token. */
+function claimsOf(jwt) {
+  try {
+    const payload = jwt.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
+    const bytes = Uint8Array.from(atob(payload), (char) => char.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return {};
+  }
+}
+
+function showError(text) {
+  ui.error.textContent = text;
+  show(ui.error, Boolean(text));
+}
+
+function fail(error) {
+  if (error instanceof ApiError && error.status === 401) askForToken(TOKEN_REFUSED);
+  else showError(describeError(error));
+}
+
+function start(newToken) {
+  token = newToken;
+  api = createApi(() => ({ Authorization: `Bearer ${token}` }));
+  const { name } = claimsOf(token);
+  ui.who.textContent = name ? `Signed in as ${name}` : "Signed in";
+  showError("");
+  show(ui.tokenForm, false);
+  show(ui.forget, true);
+  show(ui.connection, true);
+  showChannels();
+  loadChannels();
+  socket = connectSocket(socketUrl(token), {
+    onHello() {
+      loadChannels();
+      open?.messages?.catchUp();
+    },
+    onFrame,
+    onStatus(status) {
+      ui.connection.textContent = STATUS_TEXT[status];
+      ui.connection.dataset.status = status;
+      if (status === "signed-out") askForToken(TOKEN_REFUSED);
+    },
+  });
+}
+
+/** Forgets the token (refused, expired or let go) and shows the paste field. */
+function askForToken(message) {
+  socket?.stop();
+  socket = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  closeChat();
+  channels = new Map();
+  ui.who.textContent = "Paste an end user's token to play the tenant's app.";
+  for (const part of [ui.channelsView, ui.chatView, ui.forget, ui.connection]) show(part, false);
+  show(ui.tokenForm, true);
+  showError(message);
+}
+
+async function loadChannels() {
+  try {
+    const page = await api.get("/api/v1/me/channels", { limit: 200 });
+    channels = new Map(page.items.map((channel) => [channel.id, channel]));
+    renderChannels();
+    if (open && channels.has(open.channel.id)) {
+      open.channel = channels.get(open.channel.id);
+      renderAvailability();
+    }
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function renderChannels() {
+  const items = [...channels.values()].map((channel) => {
+    const parts = [el("strong", { text: channel.name })];
+    if (channel.description) {
+      parts.push(el("span", { className: "muted", text: channel.description }));
+    }
+    if (!channel.chat_enabled) {
+      parts.push(el("span", { className: "badge", text: "Chat unavailable" }));
+    }
+    const attrs = { type: "button", "data-id": channel.id };
+    return el("li", {}, [el("button", { className: "channel", attrs }, parts)]);
+  });
+  ui.followed.replaceChildren(...items);
+  show(ui.noChannels, items.length === 0);
+}
+
+function showChannels() {
+  closeChat();
+  show(ui.chatView, false);
+  show(ui.channelsView, true);
+}
+
+function closeChat() {
+  open?.messages?.close();
+  open = null;
+}
+
+async function openChannel(channelId) {
+  closeChat();
+  open = { channel: channels.get(channelId), conversationId: null, messages: null };
+  ui.chatTitle.textContent = open.channel.name;
+  ui.text.value = "";
+  $("message-list").replaceChildren();
+  showError("");
+  renderAvailability();
+  show(ui.channelsView, false);
+  show(ui.chatView, true);
+  try {
+    const conversation = await conversationWith(channelId);
+    if (conversation && isOpen(channelId)) await attach(conversation.id);
+  } catch (error) {
+    fail(error);
+  }
+  if (!ui.text.disabled) ui.text.focus();
+}
+
+async function conversationWith(channelId) {
+  let cursor = null;
+  do {
+    const page = await api.get("/api/v1/me/conversations", { limit: 200, cursor });
+    const found = page.items.find((conversation) => conversation.channel_id === channelId);
+    if (found) return found;
+    cursor = page.next_cursor;
+  } while (cursor);
+  return null;
+}
+
+/** Shows a conversation's messages in the open chat: its latest page, then live ones. */
+async function attach(conversationId) {
+  if (open.conversationId === conversationId) return;
+  open.conversationId = conversationId;
+  open.messages = new MessageList({
+    scrollBox: $("messages"),
+    sentinel: $("history-sentinel"),
+    list: $("message-list"),
+    fetchPage: (params) => api.get(`/api/v1/me/conversations/${conversationId}/messages`, params),
+    ownSide: "end_user",
+    onError: fail,
+  });
+  await open.messages.loadLatest();
+}
+
+function renderAvailability() {
+  const available = open.channel.chat_enabled;
+  show(ui.unavailable, !available);
+  ui.text.disabled = ui.send.disabled = !available;
+}
+
+function onFrame({ type, data }) {
+  if (type === "message.created") {
+    const { conversation, ...message } = data;
+    if (!open || conversation.channel_id !== open.channel.id) return;
+    if (open.conversationId === conversation.id) open.messages.add(message);
+    else if (!open.conversationId) attach(conversation.id).catch(fail);
+  } else if (type === "channel.updated") {
+    updateChannel(data);
+  }
+}
+
+function updateChannel({ id, name, description, chat_enabled }) {
+  if (!channels.has(id)) return;
+  const channel = { ...channels.get(id), name, description, chat_enabled };
+  channels.set(id, channel);
+  renderChannels();
+  if (isOpen(id)) {
+    open.channel = channel;
+    ui.chatTitle.textContent = channel.name;
+    renderAvailability();
+  }
+}
+
+async function send(body) {
+  const channelId = open.channel.id;
+  const path = `/api/v1/channels/${channelId}/chat/messages`;
+  const message = { client_message_id: messageIds.idFor(path, body), body };
+  try {
+    const created = await api.send(path, message);
+    if (!isOpen(channelId)) return true;
+    if (open.conversationId === created.conversation_id) {
+      open.messages.add(created, { scroll: true });
+    } else {
+      await attach(created.conversation_id);
+    }
+    return true;
+  } catch (error) {
+    messageIds.failed(path, body, message.client_message_id, error);
+    if (error.code === "chat_disabled") {
+      updateChannel({ ...channels.get(channelId), chat_enabled: false });
+    }
+    fail(error);
+    return false;
+  }
+}
+
+ui.followed.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-id]");
+  if (button) openChannel(button.dataset.id);
+});
+$("back").addEventListener("click", showChannels);
+ui.composer.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = ui.text.value.trim();
+  if (!body || !open) return;
+  ui.text.value = "";
+  showError("");
+  if (!(await send(body)) && !ui.text.value) ui.text.value = body;
+});
+sendOnEnter(ui.text, ui.composer);
+ui.forget.addEventListener("click", () => askForToken(""));
+ui.tokenForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const pasted = ui.tokenInput.value.trim();
+  if (!pasted) return;
+  sessionStorage.setItem(TOKEN_KEY, pasted);
+  ui.tokenInput.value = "";
+  start(pasted);
+});
+
+const saved = tokenFromFragment();
+if (saved) start(saved);
+else askForToken("");
