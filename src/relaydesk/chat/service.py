@@ -54,6 +54,9 @@ async def get_conversation(
     return conversation
 
 
+_Original = aliased(Message, name="original")
+
+
 @dataclass
 class _Locked:
     """A conversation under its row lock, with what its view shows, and the message its sender
@@ -95,12 +98,11 @@ async def _lock(
         .where(Conversation.id == conversation.id)
     )
     if client_message_id is not None:
-        original = aliased(Message, name="original")
-        details = details.add_columns(original).outerjoin(
-            original,
-            (original.conversation_id == Conversation.id)
-            & (original.sender_id == sender_id)
-            & (original.client_message_id == client_message_id),
+        details = details.add_columns(_Original).outerjoin(
+            _Original,
+            (_Original.conversation_id == Conversation.id)
+            & (_Original.sender_id == sender_id)
+            & (_Original.client_message_id == client_message_id),
         )
     end_user_id, name, external_id, owner, finished_by, *original_found = (
         await session.execute(details)
