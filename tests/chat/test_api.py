@@ -344,6 +344,21 @@ class TestWhoCanRead:
         listed = await client.get("/api/v1/me/conversations", headers=someone_else.headers)
         assert [c["last_message"]["body"] for c in listed.json()["items"]] == ["theirs"]
 
+    async def test_an_end_user_finds_their_conversation_with_a_channel(
+        self, client: httpx.AsyncClient, factory: Factory, world: World, follower: Follower
+    ) -> None:
+        other_channel = await factory.channel(world.b.partner, chat_enabled=True)
+        await client.put(f"/api/v1/channels/{other_channel.id}/follow", headers=follower.headers)
+        await follower.write("to a")
+        await Follower(client, follower.headers, other_channel).write("to b")
+        for channel, body in ((world.a.channel, "to a"), (other_channel, "to b")):
+            response = await client.get(
+                "/api/v1/me/conversations",
+                params={"channel_id": str(channel.id)},
+                headers=follower.headers,
+            )
+            assert [c["last_message"]["body"] for c in response.json()["items"]] == [body]
+
     async def test_end_users_cannot_use_the_agents_endpoints(
         self, client: httpx.AsyncClient, follower: Follower
     ) -> None:

@@ -144,10 +144,15 @@ async def send_end_user_message(
 
 @router.get("/me/conversations", response_model=Page[schemas.Conversation], tags=["end users"])
 async def my_conversations(
-    session: SessionDep, end_user: EndUserDep, limit: Limit = 50, cursor: str | None = None
+    session: SessionDep,
+    end_user: EndUserDep,
+    channel_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
 ) -> Page[schemas.Conversation]:
+    """My conversations, newest activity first; with `channel_id`, the one with that channel."""
     items, next_cursor = await inbox.end_user_conversations(
-        session, end_user, limit=limit, cursor=cursor
+        session, end_user, channel_id, limit=limit, cursor=cursor
     )
     return Page(items=items, next_cursor=next_cursor)
 

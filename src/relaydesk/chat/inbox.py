@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relaydesk.auth.principal import Principal, StaffPrincipal
+from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.chat import schemas, search
 from relaydesk.chat.models import Conversation, ConversationRead, ConversationStatus, Message
 from relaydesk.chat.service import get_conversation, readable_conversations
@@ -107,9 +107,17 @@ async def conversation_detail(
 
 
 async def end_user_conversations(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    end_user: EndUserPrincipal,
+    channel_id: uuid.UUID | None,
+    *,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[schemas.Conversation], str | None]:
-    return await _page(session, principal, readable_conversations(principal), limit, cursor, [])
+    statement = readable_conversations(end_user)
+    if channel_id is not None:
+        statement = statement.where(Conversation.channel_id == channel_id)
+    return await _page(session, end_user, statement, limit, cursor, [])
 
 
 async def _page(

@@ -166,14 +166,8 @@ async function openChannel(channelId) {
 }
 
 async function conversationWith(channelId) {
-  let cursor = null;
-  do {
-    const page = await api.get("/api/v1/me/conversations", { limit: 200, cursor });
-    const found = page.items.find((conversation) => conversation.channel_id === channelId);
-    if (found) return found;
-    cursor = page.next_cursor;
-  } while (cursor);
-  return null;
+  const page = await api.get("/api/v1/me/conversations", { channel_id: channelId, limit: 1 });
+  return page.items[0] ?? null;
 }
 
 /** Shows a conversation's messages in the open chat: its latest page, then live ones. */
