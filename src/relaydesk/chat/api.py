@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from relaydesk.auth.deps import EndUserDep, require
 from relaydesk.auth.permissions import Permission
@@ -14,6 +14,15 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 AgentDep = require(Permission.CHAT_HANDLE)
 Limit = Annotated[int, Query(ge=1, le=200)]
 Seq = Annotated[int | None, Query(ge=0)]
+
+
+def thread_query(
+    after_seq: Seq = None, before_seq: Seq = None, limit: Limit = 50, cursor: str | None = None
+) -> inbox.ThreadQuery:
+    return inbox.ThreadQuery(after_seq=after_seq, before_seq=before_seq, limit=limit, cursor=cursor)
+
+
+ThreadQueryDep = Annotated[inbox.ThreadQuery, Depends(thread_query)]
 
 
 def _created_or_replayed(response: Response, created: bool) -> None:
@@ -59,23 +68,11 @@ async def get_conversation(
 
 @router.get("/conversations/{conversation_id}/messages", response_model=Page[schemas.Message])
 async def list_messages(
-    conversation_id: uuid.UUID,
-    session: SessionDep,
-    staff: AgentDep,
-    after_seq: Seq = None,
-    before_seq: Seq = None,
-    limit: Limit = 50,
-    cursor: str | None = None,
+    conversation_id: uuid.UUID, session: SessionDep, staff: AgentDep, query: ThreadQueryDep
 ) -> Page[schemas.Message]:
     """Messages ascending by seq: the latest page, or those after `after_seq` / before
     `before_seq`."""
-    items, next_cursor = await inbox.list_messages(
-        session,
-        staff,
-        conversation_id,
-        inbox.ThreadQuery(after_seq=after_seq, before_seq=before_seq, cursor=cursor),
-        limit=limit,
-    )
+    items, next_cursor = await inbox.list_messages(session, staff, conversation_id, query)
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -163,21 +160,9 @@ async def my_conversations(
     tags=["end users"],
 )
 async def my_messages(
-    conversation_id: uuid.UUID,
-    session: SessionDep,
-    end_user: EndUserDep,
-    after_seq: Seq = None,
-    before_seq: Seq = None,
-    limit: Limit = 50,
-    cursor: str | None = None,
+    conversation_id: uuid.UUID, session: SessionDep, end_user: EndUserDep, query: ThreadQueryDep
 ) -> Page[schemas.Message]:
-    items, next_cursor = await inbox.list_messages(
-        session,
-        end_user,
-        conversation_id,
-        inbox.ThreadQuery(after_seq=after_seq, before_seq=before_seq, cursor=cursor),
-        limit=limit,
-    )
+    items, next_cursor = await inbox.list_messages(session, end_user, conversation_id, query)
     return Page(items=items, next_cursor=next_cursor)
 
 

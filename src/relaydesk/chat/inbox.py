@@ -161,6 +161,7 @@ async def inbox_counts(
 class ThreadQuery:
     after_seq: int | None = None
     before_seq: int | None = None
+    limit: int = 50
     cursor: str | None = None
 
 
@@ -169,8 +170,6 @@ async def list_messages(
     principal: Principal,
     conversation_id: uuid.UUID,
     query: ThreadQuery,
-    *,
-    limit: int,
 ) -> tuple[list[schemas.Message], str | None]:
     """Messages in seq order: after `after_seq`, else the latest page (before `before_seq`).
 
@@ -178,7 +177,7 @@ async def list_messages(
     pages otherwise.
     """
     await get_conversation(session, principal, conversation_id)
-    after_seq, before_seq = query.after_seq, query.before_seq
+    after_seq, before_seq, limit = query.after_seq, query.before_seq, query.limit
     if query.cursor:
         direction, _, seq_text = _decode(query.cursor)[0].partition(":")
         if direction not in ("after", "before") or not seq_text.isdigit():
