@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 VENDOR := src/relaydesk/web/static/vendor
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run test bench lint format clean
 
 ## setup: install uv, the Python environment and the front-end libraries
 setup: .venv/.synced $(VENDOR)/.installed
@@ -39,13 +39,18 @@ test: setup /usr/bin/chromium
 	@echo "Installing Debian's chromium for the browser tests"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+## bench: chat delivery under load, relaydesk next to a bare baseline (SQLite; PostgreSQL + Redis
+## when reachable); writes docs/performance.md. Options: make bench BENCH_ARGS="--quick --backends sqlite"
+bench: setup
+	$(UV) run python -m bench.run $(BENCH_ARGS)
+
 lint: setup
-	$(UV) run ruff check src tests migrations
-	$(UV) run ruff format --check src tests migrations
+	$(UV) run ruff check src tests migrations bench
+	$(UV) run ruff format --check src tests migrations bench
 
 format: setup
-	$(UV) run ruff format src tests migrations
-	$(UV) run ruff check --fix src tests migrations
+	$(UV) run ruff format src tests migrations bench
+	$(UV) run ruff check --fix src tests migrations bench
 
 clean:
 	rm -rf .venv node_modules $(VENDOR) .pytest_cache .ruff_cache

@@ -1,0 +1,295 @@
+"""`make bench`: sweep the message rate on relaydesk and on the baseline, write the report.
+
+    python -m bench.run [--quick] [--backends sqlite,postgresql] [--rates 25,50,100] ...
+
+For every backend and target: a fresh database, the target's servers, its clients set up and
+connected, one priming message per end user, then one step per rate until a rate fails badly
+twice in a row.
+Servers and PostgreSQL databases are removed again however the run ends (Ctrl-C included).
+"""
+
+import argparse
+import asyncio
+import math
+import resource
+import signal
+import sys
+import tempfile
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import uvloop
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bench import report, targets
+from bench.load import LoadGenerator, Step, StepResult
+from bench.servers import ROOT, DatabaseUrls, postgresql_database, sqlite_database
+
+DEFAULT_RATES = "25,50,75,100,125,150,200,250,300,400,500,600,800,1000"
+FULL = {"conversations": 200, "agents": 20, "rates": DEFAULT_RATES, "duration": 10.0, "warmup": 3.0}
+QUICK = {"conversations": 20, "agents": 3, "rates": "20,40", "duration": 3.0, "warmup": 1.0}
+# A step this bad ends the sweep: higher rates can only be worse. The achieved rate is held
+# against the offered one (sends started in the window), which a Poisson schedule scatters
+# around the nominal rate.
+STOP_P99_SECONDS = 1.0
+STOP_ACHIEVED_SHARE = 0.9
+ATTEMPTS_BEFORE_STOPPING = 2
+TARGETS: dict[str, targets.Target] = {
+    "relaydesk": targets.relaydesk,
+    "baseline": targets.baseline,
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    backends: list[str]
+    targets: list[str]
+    conversations: int
+    agents: int
+    rates: list[float]
+    warmup: float
+    duration: float
+    grace: float
+    schedule: str
+    output: Path | None
+    postgres_url: str
+    redis_url: str
+
+
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_options(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite,postgresql")
+    parser.add_argument("--targets", default="relaydesk,baseline", help="relaydesk,baseline")
+    parser.add_argument("--conversations", type=int, help="end users, one conversation each (200)")
+    parser.add_argument("--agents", type=int, help="agents, each receiving the whole inbox (20)")
+    parser.add_argument("--rates", help=f"messages per second to try (default {DEFAULT_RATES})")
+    parser.add_argument("--warmup", type=float, help="seconds before each measurement (3)")
+    parser.add_argument("--duration", type=float, help="seconds measured per rate (10)")
+    parser.add_argument("--grace", type=float, default=5.0, help="seconds for late deliveries (5)")
+    parser.add_argument("--schedule", choices=("poisson", "fixed"), default="poisson")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short check of the whole path (C=20, A=3, rates 20,40, 3 s steps); writes no "
+        "report unless --output is given",
+    )
+    parser.add_argument("--output", type=Path, help="default docs/performance.md, unless --quick")
+    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    arguments = parser.parse_args(argv)
+    for name, value in (QUICK if arguments.quick else FULL).items():
+        if getattr(arguments, name) is None:
+            setattr(arguments, name, value)
+    unknown = set(_csv(arguments.backends)) - {"sqlite", "postgresql"}
+    unknown |= set(_csv(arguments.targets)) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown backends or targets: {', '.join(sorted(unknown))}")
+    if not _csv(arguments.rates):
+        parser.error("--rates needs at least one rate")
+    output = arguments.output
+    if output is None and not arguments.quick:
+        output = ROOT / "docs" / "performance.md"
+    return Options(
+        backends=_csv(arguments.backends),
+        targets=_csv(arguments.targets),
+        conversations=arguments.conversations,
+        agents=arguments.agents,
+        rates=[float(rate) for rate in _csv(arguments.rates)],
+        warmup=arguments.warmup,
+        duration=arguments.duration,
+        grace=arguments.grace,
+        schedule=arguments.schedule,
+        output=output,
+        postgres_url=arguments.postgres_url,
+        redis_url=arguments.redis_url,
+    )
+
+
+def raise_open_file_limit() -> None:
+    """Hundreds of sockets, in this process and in the servers, which inherit the limit."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _backend(name: str, options: Options) -> targets.Backend:
+    if name == "sqlite":
+        return targets.Backend("SQLite, 1 process", 1, None)
+    return targets.Backend("PostgreSQL + Redis, 2 processes", 2, options.redis_url)
+
+
+def _database(
+    backend: targets.Backend, folder: Path, options: Options
+) -> AbstractAsyncContextManager[DatabaseUrls]:
+    if backend.redis_url is None:
+        return sqlite_database(folder)
+    return postgresql_database(options.postgres_url)
+
+
+def _ends_sweep(step: StepResult) -> bool:
+    return (
+        step.agents is None
+        or step.agents.p99 > STOP_P99_SECONDS
+        or step.achieved < STOP_ACHIEVED_SHARE * step.offered
+        or step.dropped_sockets > 0
+    )
+
+
+def _print_step(target: str, step: StepResult) -> None:
+    agents = step.agents
+    p99 = f"{agents.p99 * 1000:.0f} ms" if agents else "–"
+    print(
+        f"  {target:9} {step.rate:6g}/s: {step.offered:6.1f} offered, {step.achieved:6.1f} "
+        f"achieved  agents p99 {p99:>8}  "
+        f"lost {step.lost}  errors {step.errors + step.bad_frames + step.dropped_sockets}  "
+        f"CPU servers {step.cpu_servers:.2f} load {step.cpu_load:.2f} "
+        f"machine {step.cpu_machine:.2f}  lag p99 {step.schedule_lag_p99 * 1000:.0f} ms",
+        flush=True,
+    )
+    if step.first_error:
+        print(f"    first error: {step.first_error}", flush=True)
+
+
+def _print_server_logs(folder: Path) -> None:
+    for log in sorted(folder.glob("server*.log")):
+        print(f"--- {log.name} (end) ---\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@asynccontextmanager
+async def _printing_logs_on_error(folder: Path) -> AsyncIterator[None]:
+    """On a failure, shows the end of each server's log before the folder goes away."""
+    try:
+        yield
+    except Exception:
+        _print_server_logs(folder)
+        raise
+
+
+def _step(rate: float, options: Options) -> Step:
+    return Step(
+        rate=rate,
+        warmup=options.warmup,
+        duration=options.duration,
+        grace=options.grace,
+        poisson=options.schedule == "poisson",
+    )
+
+
+async def _run_steps(generator: LoadGenerator, options: Options, result: report.Sweep) -> None:
+    """Primes, then runs one step per rate until a rate is bad enough to end the sweep, twice
+    in a row: a burst of other work on the machine can spoil a single step."""
+    await generator.prime()
+    for rate in options.rates:
+        for _attempt in range(ATTEMPTS_BEFORE_STOPPING):
+            step = await generator.run_step(_step(rate, options))
+            result.steps.append(step)
+            _print_step(result.target, step)
+            if not _ends_sweep(step):
+                break
+        else:
+            return
+
+
+async def sweep(backend: targets.Backend, target: str, options: Options) -> report.Sweep:
+    """One target on a fresh database; a failure is recorded in the result, not raised."""
+    result = report.Sweep(backend.name, target)
+    print(f"{backend.name}: {target}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="relaydesk-bench-") as name:
+        folder = Path(name)
+        try:
+            async with (
+                _printing_logs_on_error(folder),
+                _database(backend, folder, options) as database,
+                TARGETS[target](
+                    backend, database, folder, options.conversations, options.agents
+                ) as running,
+                LoadGenerator.connected(running.population, running.cpu_seconds) as generator,
+            ):
+                await _run_steps(generator, options, result)
+        except Exception as error:  # one failed sweep must not cost the others their report
+            traceback.print_exc()
+            result.error = str(error).splitlines()[0] if str(error) else repr(error)
+    return result
+
+
+async def _service_versions(options: Options) -> str:
+    """PostgreSQL's and Redis's versions; raises if either is unreachable."""
+    connection = await asyncpg.connect(options.postgres_url)
+    try:
+        postgres = await connection.fetchval("SHOW server_version")
+    finally:
+        await connection.close()
+    redis = Redis.from_url(options.redis_url)
+    try:
+        redis_version = (await redis.info("server"))["redis_version"]
+    finally:
+        await redis.aclose()
+    return f"PostgreSQL {postgres}; Redis {redis_version}"
+
+
+async def _sweeps(options: Options) -> tuple[str, list[report.Sweep]]:
+    """Each target on each backend, and the services' versions. PostgreSQL's sweeps are
+    recorded as not run, rather than failing the run, when PostgreSQL or Redis is away."""
+    services = "PostgreSQL and Redis not used"
+    sweeps = []
+    for name in options.backends:
+        backend = _backend(name, options)
+        if backend.redis_url:
+            try:
+                services = await _service_versions(options)
+            except (OSError, asyncpg.PostgresError, RedisError) as error:
+                print(f"{backend.name}: not reachable, skipped: {error!r}", flush=True)
+                unreachable = f"PostgreSQL or Redis not reachable: {error!r}"
+                sweeps += [
+                    report.Sweep(backend.name, t, error=unreachable) for t in options.targets
+                ]
+                continue
+        sweeps += [await sweep(backend, target, options) for target in options.targets]
+    return services, sweeps
+
+
+async def main(options: Options) -> None:
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)  # clean up as for Ctrl-C
+    load_average = report.load_average()  # before the bench adds its own load
+    services, sweeps = await _sweeps(options)
+    machine = report.describe_machine(services, load_average)
+    method = report.Method(
+        conversations=options.conversations,
+        agents=options.agents,
+        channels=math.ceil(options.conversations / targets.END_USERS_PER_CHANNEL),
+        warmup=options.warmup,
+        duration=options.duration,
+        grace=options.grace,
+        schedule=options.schedule,
+        rates=options.rates,
+    )
+    text = report.render(machine, method, sweeps)
+    if options.output:
+        options.output.write_text(text)
+        print(f"wrote {options.output}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    options = parse_options(sys.argv[1:])
+    raise_open_file_limit()
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main(options))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        sys.exit("interrupted; servers stopped and databases dropped")
