@@ -189,7 +189,7 @@ def _person(principal: Principal) -> dict[str, str]:
     return {"id": str(principal.id), "name": principal.name}
 
 
-def _activity_line(
+async def _activity_line(
     session: AsyncSession,
     conversation: Conversation,
     actor: Principal,
@@ -197,6 +197,17 @@ def _activity_line(
     body: str,
     previous_owner: schemas.Person | None = None,
 ) -> Message:
+    """A take, overtake, finish or reopen: a line in the thread and an entry in the audit log."""
+    await record(
+        session,
+        actor,
+        f"conversation.{action}",
+        tenant_id=conversation.tenant_id,
+        partner_id=conversation.partner_id,
+        subject_type="conversation",
+        subject_id=conversation.id,
+        data={"previous_owner_id": str(previous_owner.id)} if previous_owner else None,
+    )
     return _append(
         session,
         conversation,
@@ -287,16 +298,7 @@ async def _reopen(session: AsyncSession, locked: _Locked, end_user: EndUserPrinc
     locked.owner = locked.finished_by = None
     conversation.opened_at = now()
     _open_session(session, conversation, conversation.opened_at)
-    await record(
-        session,
-        end_user,
-        "conversation.reopened",
-        tenant_id=conversation.tenant_id,
-        partner_id=conversation.partner_id,
-        subject_type="conversation",
-        subject_id=conversation.id,
-    )
-    return _activity_line(
+    return await _activity_line(
         session, conversation, end_user, "reopened", f"{end_user.name} reopened the chat"
     )
 
@@ -318,7 +320,7 @@ async def _take(
                 code="conversation_taken",
                 extra={"owner": previous_owner.model_dump(mode="json")},
             )
-        line = _activity_line(
+        line = await _activity_line(
             session,
             conversation,
             staff,
@@ -327,8 +329,9 @@ async def _take(
             previous_owner,
         )
     else:
-        previous_owner = None
-        line = _activity_line(session, conversation, staff, "taken", f"{staff.name} took the chat")
+        line = await _activity_line(
+            session, conversation, staff, "taken", f"{staff.name} took the chat"
+        )
         chat_session = await _current_session(session, conversation)
         if chat_session.first_response_at is None:
             chat_session.first_response_at = line.created_at
@@ -336,16 +339,6 @@ async def _take(
     conversation.status = ConversationStatus.ACTIVE
     conversation.owner_id = staff.id
     locked.owner = schemas.Person(id=staff.id, name=staff.name)
-    await record(
-        session,
-        staff,
-        "conversation.taken_over" if previous_owner else "conversation.taken",
-        tenant_id=conversation.tenant_id,
-        partner_id=conversation.partner_id,
-        subject_type="conversation",
-        subject_id=conversation.id,
-        data={"previous_owner_id": str(previous_owner.id)} if previous_owner else None,
-    )
     return line
 
 
@@ -385,7 +378,7 @@ async def finish_conversation(
     conversation = locked.conversation
     if conversation.status == ConversationStatus.FINISHED:
         raise Conflict("This chat is finished already.", code="conversation_finished")
-    line = _activity_line(
+    line = await _activity_line(
         session, conversation, staff, "finished", f"{staff.name} finished the chat"
     )
     conversation.status = ConversationStatus.FINISHED
@@ -394,15 +387,6 @@ async def finish_conversation(
     chat_session = await _current_session(session, conversation)
     chat_session.finished_at = line.created_at
     chat_session.finished_by_id = staff.id
-    await record(
-        session,
-        staff,
-        "conversation.finished",
-        tenant_id=conversation.tenant_id,
-        partner_id=conversation.partner_id,
-        subject_type="conversation",
-        subject_id=conversation.id,
-    )
     await _announce(session, locked, [line], status_changed=True)
 
 
