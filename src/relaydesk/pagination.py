@@ -28,13 +28,36 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except ValueError as exc:
+        raise InvalidInput("The cursor is not valid.") from exc
+
+
 def encode_cursor(last_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+    return _encode(last_id.bytes)
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
     try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return uuid.UUID(bytes=_decode(cursor))
+    except ValueError as exc:
+        raise InvalidInput("The cursor is not valid.") from exc
+
+
+def encode_text_cursor(*parts: str) -> str:
+    """An opaque cursor for orders other than by id (activity time and id, seq)."""
+    return _encode("|".join(parts).encode())
+
+
+def decode_text_cursor(cursor: str) -> list[str]:
+    try:
+        return _decode(cursor).decode().split("|")
     except ValueError as exc:
         raise InvalidInput("The cursor is not valid.") from exc
 

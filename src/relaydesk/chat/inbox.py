@@ -1,7 +1,6 @@
 """Reading chats: the agents' inbox with filters, counts and search (HD-8, HD-9), an end user's
 conversations, and a thread's messages page by page (HD-10)."""
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from relaydesk.chat.models import Conversation, ConversationRead, ConversationSt
 from relaydesk.chat.service import get_conversation, readable_conversations
 from relaydesk.chat.views import detailed_views, message_view, with_details
 from relaydesk.errors import InvalidInput, NotFound
+from relaydesk.pagination import decode_text_cursor, encode_text_cursor
 
 _FILTERS = {
     schemas.InboxFilter.UNANSWERED: ConversationStatus.UNANSWERED,
@@ -31,25 +31,14 @@ class InboxQuery:
     q: str = ""
 
 
-def _encode(*parts: str) -> str:
-    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> list[str]:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
-    except ValueError as exc:
-        raise InvalidInput("The cursor is not valid.") from exc
-
-
 def _activity_cursor(conversation: Conversation) -> str:
-    return _encode(conversation.last_message_at.isoformat(), str(conversation.id))
+    return encode_text_cursor(conversation.last_message_at.isoformat(), str(conversation.id))
 
 
 def _after_activity_cursor(statement: Select, cursor: str) -> Select:
     """Conversations older in activity than the cursor's (newest activity first)."""
     try:
-        last_message_at_text, id_text = _decode(cursor)
+        last_message_at_text, id_text = decode_text_cursor(cursor)
         last_message_at, conversation_id = (
             datetime.fromisoformat(last_message_at_text),
             uuid.UUID(id_text),
@@ -179,7 +168,7 @@ async def list_messages(
     await get_conversation(session, principal, conversation_id)
     after_seq, before_seq, limit = query.after_seq, query.before_seq, query.limit
     if query.cursor:
-        direction, _, seq_text = _decode(query.cursor)[0].partition(":")
+        direction, _, seq_text = decode_text_cursor(query.cursor)[0].partition(":")
         if direction not in ("after", "before") or not seq_text.isdigit():
             raise InvalidInput("The cursor is not valid.")
         after_seq, before_seq = (
@@ -193,7 +182,7 @@ async def list_messages(
         messages = list(await session.scalars(statement.order_by(Message.seq).limit(limit + 1)))
         more = len(messages) > limit
         messages = messages[:limit]
-        next_cursor = _encode(f"after:{messages[-1].seq}") if more else None
+        next_cursor = encode_text_cursor(f"after:{messages[-1].seq}") if more else None
     else:
         if before_seq is not None:
             statement = statement.where(Message.seq < before_seq)
@@ -202,7 +191,7 @@ async def list_messages(
         )
         more = len(messages) > limit
         messages = messages[:limit][::-1]
-        next_cursor = _encode(f"before:{messages[0].seq}") if more else None
+        next_cursor = encode_text_cursor(f"before:{messages[0].seq}") if more else None
     return [message_view(message) for message in messages], next_cursor
 
 
