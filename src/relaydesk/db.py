@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -113,6 +114,30 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class InsertUnlessDuplicate:
+    """`INSERT … ON CONFLICT (unique columns) DO NOTHING`, built once for each backend.
+
+    The database, not an earlier read, decides whether a row with the same unique values
+    exists, so a concurrent insert of the same row is skipped rather than failing the
+    transaction.
+    """
+
+    def __init__(self, table: sa.Table, *unique_columns: str) -> None:
+        self._statements = {
+            backend.dialect.name: backend.insert(table).on_conflict_do_nothing(
+                index_elements=unique_columns
+            )
+            for backend in (sqlite, postgresql)
+        }
+
+    async def __call__(self, session: AsyncSession, values: dict[str, Any]) -> bool:
+        """Whether the row went in (False: one with the same unique values exists)."""
+        assert session.bind is not None
+        statement = self._statements[session.bind.dialect.name]
+        result = await session.execute(statement, values)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class Database:

@@ -1,4 +1,8 @@
-"""Request-wide dependencies: settings and the one database session per request."""
+"""Request-wide dependencies: settings and the one database session per request.
+
+Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` one in
+its thread pool, a thread hand-off per request for nothing.
+"""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -15,7 +19,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

@@ -19,7 +19,7 @@ class PageParams(BaseModel):
     after_id: uuid.UUID | None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None
 ) -> PageParams:
     return PageParams(limit=limit, after_id=decode_cursor(cursor) if cursor else None)

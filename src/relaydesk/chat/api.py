@@ -16,7 +16,7 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Seq = Annotated[int | None, Query(ge=0)]
 
 
-def thread_query(
+async def thread_query(
     after_seq: Seq = None, before_seq: Seq = None, limit: Limit = 50, cursor: str | None = None
 ) -> inbox.ThreadQuery:
     return inbox.ThreadQuery(after_seq=after_seq, before_seq=before_seq, limit=limit, cursor=cursor)

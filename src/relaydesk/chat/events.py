@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.chat import schemas
-from relaydesk.chat.models import Conversation
+from relaydesk.chat.views import ConversationFields
 from relaydesk.realtime import topics
 from relaydesk.realtime.events import queue_event
 
@@ -14,13 +14,13 @@ class MessageCreated(schemas.Message):
     conversation: schemas.Conversation
 
 
-def _audience(conversation: Conversation) -> tuple[str, ...]:
+def _audience(conversation: ConversationFields) -> tuple[str, ...]:
     return (topics.partner(conversation.partner_id), topics.end_user(conversation.end_user_id))
 
 
 def queue_message_created(
     session: AsyncSession,
-    conversation: Conversation,
+    conversation: ConversationFields,
     message: schemas.Message,
     view: schemas.Conversation,
 ) -> None:
@@ -30,6 +30,6 @@ def queue_message_created(
 
 
 def queue_conversation_updated(
-    session: AsyncSession, conversation: Conversation, view: schemas.Conversation
+    session: AsyncSession, conversation: ConversationFields, view: schemas.Conversation
 ) -> None:
     queue_event(session, _audience(conversation), "conversation.updated", view)

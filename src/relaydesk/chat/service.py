@@ -3,18 +3,22 @@
 Every change locks the conversation row first (`FOR UPDATE` on PostgreSQL; SQLite transactions
 are serialised already), so the status/owner check and the new `seq` are decided by one writer
 at a time: of agents racing for a chat exactly one takes it, and seq never gaps or repeats.
+
+Sending is what the service does most, so a change reads all it decides on in that one locking
+statement, decides in memory, and writes with statements built once at import.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, false, select
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
+from sqlalchemy import Select, false, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from relaydesk.audit.service import record
+from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.chat import schemas
 from relaydesk.chat.events import queue_conversation_updated, queue_message_created
@@ -26,11 +30,12 @@ from relaydesk.chat.models import (
     MessageKind,
     SenderType,
 )
-from relaydesk.chat.views import detailed_view, message_view, person, with_people
+from relaydesk.chat.views import detailed_view, message_view
 from relaydesk.clock import now
+from relaydesk.db import InsertUnlessDuplicate, uuid7
 from relaydesk.errors import Conflict, NotFound, PermissionDenied
 from relaydesk.tenancy import service as tenancy
-from relaydesk.tenancy.models import EndUser
+from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerStatus
 
 
 def readable_conversations(principal: Principal) -> Select[tuple[Conversation]]:
@@ -54,66 +59,128 @@ async def get_conversation(
     return conversation
 
 
-_Original = aliased(Message, name="original")
+_conversation = Conversation.__table__
+_message = Message.__table__
+_chat_session = ChatSession.__table__
+
+
+def _name_of(staff_id: sa.ColumnElement[uuid.UUID | None]) -> sa.ScalarSelect[str]:
+    return select(StaffUser.name).where(StaffUser.id == staff_id).scalar_subquery()
+
+
+def _locking(*scope: sa.ColumnElement[bool]) -> Select[Any]:
+    """The one statement every change starts with: the conversation under its row lock, with
+    its end user, the names of its owner and finisher, and whether the sender already sent a
+    message with this client_message_id.
+
+    The names and the earlier message are subqueries, not joins: when the statement had to
+    wait for the lock, PostgreSQL evaluates them again for the row as it is now (joined rows
+    would stay as they were when the statement began). Rows committed while it waited stay
+    invisible to it, so a retry racing its original is caught by the message's unique key
+    instead (`_insert_sent`).
+    """
+    earlier = (
+        select(_message.c.id)
+        .where(
+            _message.c.conversation_id == _conversation.c.id,
+            _message.c.sender_id == sa.bindparam("sender_id"),
+            _message.c.client_message_id == sa.bindparam("client_message_id"),
+        )
+        .exists()
+    )
+    return (
+        select(
+            _conversation,
+            EndUser.name.label("end_user_name"),
+            EndUser.external_id.label("end_user_external_id"),
+            _name_of(_conversation.c.owner_id).label("owner_name"),
+            _name_of(_conversation.c.finished_by_id).label("finisher_name"),
+            earlier.label("replayed"),
+        )
+        .join(EndUser, EndUser.id == _conversation.c.end_user_id)
+        .where(*scope)
+        .with_for_update(of=_conversation)
+    )
+
+
+# Staff reach their partner's conversations, an end user their own (as readable_conversations).
+_LOCK_BY_ID = _locking(
+    _conversation.c.id == sa.bindparam("conversation_id"),
+    _conversation.c.tenant_id == sa.bindparam("tenant_id"),
+    _conversation.c.partner_id == sa.bindparam("partner_id"),
+)
+_LOCK_FOR_END_USER = (
+    _locking(
+        _conversation.c.channel_id == sa.bindparam("channel_id"),
+        _conversation.c.tenant_id == sa.bindparam("tenant_id"),
+        _conversation.c.end_user_id == sa.bindparam("end_user_id"),
+    )
+    .add_columns(
+        Channel.chat_enabled,
+        (Partner.status == PartnerStatus.ACTIVE).label("partner_active"),
+        select(Follow.channel_id)
+        .where(
+            Follow.channel_id == _conversation.c.channel_id,
+            Follow.end_user_id == _conversation.c.end_user_id,
+        )
+        .exists()
+        .label("following"),
+    )
+    .join(Channel, Channel.id == _conversation.c.channel_id)
+    .join(Partner, Partner.id == Channel.partner_id)
+)
+_SAVE = update(_conversation).where(_conversation.c.id == sa.bindparam("conversation_id"))
+_insert_sent = InsertUnlessDuplicate(_message, "conversation_id", "sender_id", "client_message_id")
+_insert_conversation = InsertUnlessDuplicate(_conversation, "channel_id", "end_user_id")
+
+
+def _person(id_: uuid.UUID | None, name: str | None) -> schemas.Person | None:
+    return schemas.Person(id=id_, name=name) if id_ is not None and name is not None else None
 
 
 @dataclass
 class _Locked:
-    """A conversation under its row lock, with what its view shows, and the message its sender
-    sent before with the same client_message_id, if any."""
+    """A conversation under its row lock as this change leaves it; written back by `_write`."""
 
-    conversation: Conversation
-    end_user: schemas.EndUserSummary
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    partner_id: uuid.UUID
+    channel_id: uuid.UUID
+    end_user_id: uuid.UUID
+    status: ConversationStatus
     owner: schemas.Person | None
     finished_by: schemas.Person | None
-    original: Message | None = None
+    last_seq: int
+    last_message_at: datetime
+    opened_at: datetime
+    created_at: datetime
+    end_user: schemas.EndUserSummary
+    # The sender sent a message with this client_message_id before: this is a retry.
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, row: sa.Row[Any]) -> "_Locked":
+        return cls(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            partner_id=row.partner_id,
+            channel_id=row.channel_id,
+            end_user_id=row.end_user_id,
+            status=row.status,
+            owner=_person(row.owner_id, row.owner_name),
+            finished_by=_person(row.finished_by_id, row.finisher_name),
+            last_seq=row.last_seq,
+            last_message_at=row.last_message_at,
+            opened_at=row.opened_at,
+            created_at=row.created_at,
+            end_user=schemas.EndUserSummary(
+                id=row.end_user_id, name=row.end_user_name, external_id=row.end_user_external_id
+            ),
+            replayed=row.replayed,
+        )
 
     def view(self, last_message: Message) -> schemas.Conversation:
-        return detailed_view(
-            self.conversation, self.end_user, self.owner, self.finished_by, last_message
-        )
-
-
-async def _lock(
-    session: AsyncSession,
-    statement: Select[tuple[Conversation]],
-    sender_id: uuid.UUID,
-    client_message_id: str | None = None,
-) -> _Locked | None:
-    """Locks the conversation, then reads what its view needs and the sender's original.
-
-    Two statements on purpose: on PostgreSQL a statement that waited for the lock still sees
-    other tables as they were when it began, so the owner or an original message committed
-    meanwhile is only visible to a statement that starts after the lock is held.
-    """
-    conversation = await session.scalar(
-        statement.with_for_update().execution_options(populate_existing=True)
-    )
-    if conversation is None:
-        return None
-    details = with_people(
-        select(EndUser.id, EndUser.name, EndUser.external_id)
-        .select_from(Conversation)
-        .join(EndUser, EndUser.id == Conversation.end_user_id)
-        .where(Conversation.id == conversation.id)
-    )
-    if client_message_id is not None:
-        details = details.add_columns(_Original).outerjoin(
-            _Original,
-            (_Original.conversation_id == Conversation.id)
-            & (_Original.sender_id == sender_id)
-            & (_Original.client_message_id == client_message_id),
-        )
-    end_user_id, name, external_id, owner, finished_by, *original_found = (
-        await session.execute(details)
-    ).one()
-    return _Locked(
-        conversation,
-        schemas.EndUserSummary(id=end_user_id, name=name, external_id=external_id),
-        person(owner),
-        person(finished_by),
-        original_found[0] if original_found else None,
-    )
+        return detailed_view(self, self.end_user, self.owner, self.finished_by, last_message)
 
 
 async def _lock_by_id(
@@ -122,39 +189,25 @@ async def _lock_by_id(
     conversation_id: uuid.UUID,
     client_message_id: str | None = None,
 ) -> _Locked:
-    statement = readable_conversations(staff).where(Conversation.id == conversation_id)
-    locked = await _lock(session, statement, staff.id, client_message_id)
-    if locked is None:
-        raise NotFound("No such conversation.")
-    return locked
-
-
-async def _current_session(session: AsyncSession, conversation: Conversation) -> ChatSession:
-    chat_session = await session.scalar(
-        select(ChatSession)
-        .where(ChatSession.conversation_id == conversation.id)
-        .order_by(ChatSession.opened_at.desc(), ChatSession.id.desc())
-        .limit(1)
-    )
-    assert chat_session is not None, "every conversation has a chat session"
-    return chat_session
-
-
-def _open_session(session: AsyncSession, conversation: Conversation, at: datetime) -> None:
-    session.add(
-        ChatSession(
-            tenant_id=conversation.tenant_id,
-            partner_id=conversation.partner_id,
-            channel_id=conversation.channel_id,
-            conversation_id=conversation.id,
-            opened_at=at,
+    row = (
+        await session.execute(
+            _LOCK_BY_ID,
+            {
+                "conversation_id": conversation_id,
+                "tenant_id": staff.tenant_id,
+                "partner_id": staff.partner_id,
+                "sender_id": staff.id,
+                "client_message_id": client_message_id,
+            },
         )
-    )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such conversation.")
+    return _Locked.of(row)
 
 
-def _append(
-    session: AsyncSession,
-    conversation: Conversation,
+def _next_message(
+    locked: _Locked,
     *,
     kind: MessageKind,
     sender_type: SenderType,
@@ -163,15 +216,16 @@ def _append(
     client_message_id: str | None = None,
     activity: dict[str, object] | None = None,
 ) -> Message:
-    """The conversation's next message; its seq is taken under the conversation's lock."""
+    """The conversation's next message (not stored yet); its seq is taken under the lock."""
     at = now()
-    conversation.last_seq += 1
-    conversation.last_message_at = at
-    message = Message(
-        tenant_id=conversation.tenant_id,
-        partner_id=conversation.partner_id,
-        conversation_id=conversation.id,
-        seq=conversation.last_seq,
+    locked.last_seq += 1
+    locked.last_message_at = at
+    return Message(
+        id=uuid7(),
+        tenant_id=locked.tenant_id,
+        partner_id=locked.partner_id,
+        conversation_id=locked.id,
+        seq=locked.last_seq,
         kind=kind,
         sender_type=sender_type,
         sender_id=sender.id,
@@ -181,72 +235,184 @@ def _append(
         activity=activity,
         created_at=at,
     )
-    session.add(message)
-    return message
 
 
-def _person(principal: Principal) -> dict[str, str]:
-    return {"id": str(principal.id), "name": principal.name}
+def _sent(locked: _Locked, sender: Principal, body: str, client_message_id: str) -> Message:
+    sender_type = SenderType.AGENT if isinstance(sender, StaffPrincipal) else SenderType.END_USER
+    return _next_message(
+        locked,
+        kind=MessageKind.TEXT,
+        sender_type=sender_type,
+        sender=sender,
+        body=body,
+        client_message_id=client_message_id,
+    )
 
 
-async def _activity_line(
-    session: AsyncSession,
-    conversation: Conversation,
+def _activity_line(
+    locked: _Locked,
     actor: Principal,
     action: str,
     body: str,
     previous_owner: schemas.Person | None = None,
 ) -> Message:
-    """A take, overtake, finish or reopen: a line in the thread and an entry in the audit log."""
-    await record(
-        session,
-        actor,
-        f"conversation.{action}",
-        tenant_id=conversation.tenant_id,
-        partner_id=conversation.partner_id,
-        subject_type="conversation",
-        subject_id=conversation.id,
-        data={"previous_owner_id": str(previous_owner.id)} if previous_owner else None,
-    )
-    return _append(
-        session,
-        conversation,
+    """A take, overtake, finish or reopen as a line in the thread."""
+    return _next_message(
+        locked,
         kind=MessageKind.ACTIVITY,
         sender_type=SenderType.SYSTEM,
         sender=actor,
         body=body,
         activity={
             "action": action,
-            "agent": _person(actor) if isinstance(actor, StaffPrincipal) else None,
+            "agent": (
+                {"id": str(actor.id), "name": actor.name}
+                if isinstance(actor, StaffPrincipal)
+                else None
+            ),
             "previous_owner": previous_owner.model_dump(mode="json") if previous_owner else None,
         },
     )
 
 
+def _values(message: Message) -> dict[str, Any]:
+    return {column.key: getattr(message, column.key) for column in _message.columns}
+
+
+async def _write(
+    session: AsyncSession,
+    locked: _Locked,
+    actor: Principal,
+    sent: Message | None,
+    lines: list[Message],
+) -> bool:
+    """Stores a change decided under the lock: the sender's message first, then the activity
+    lines with their audit entries and chat-session changes, then the conversation.
+
+    False, with nothing written, when the sender's message turns out to be a retry whose
+    original committed while this one waited for the lock.
+    """
+    if sent is not None and not await _insert_sent(session, _values(sent)):
+        return False
+    for line in lines:
+        await session.execute(insert(_message), _values(line))
+        await _record(session, locked, actor, line)
+    await session.execute(
+        _SAVE,
+        {
+            "conversation_id": locked.id,
+            "status": locked.status,
+            "owner_id": locked.owner.id if locked.owner else None,
+            "finished_by_id": locked.finished_by.id if locked.finished_by else None,
+            "last_seq": locked.last_seq,
+            "last_message_at": locked.last_message_at,
+            "opened_at": locked.opened_at,
+        },
+    )
+    return True
+
+
+async def _record(session: AsyncSession, locked: _Locked, actor: Principal, line: Message) -> None:
+    """An activity line's audit entry and what it means for the chat session (HD-15)."""
+    assert line.activity is not None
+    action, previous_owner = line.activity["action"], line.activity["previous_owner"]
+    await record(
+        session,
+        actor,
+        f"conversation.{action}",
+        tenant_id=locked.tenant_id,
+        partner_id=locked.partner_id,
+        subject_type="conversation",
+        subject_id=locked.id,
+        data={"previous_owner_id": previous_owner["id"]} if previous_owner else None,
+    )
+    # The open chat session is the conversation's only one without finished_at.
+    open_session = (_chat_session.c.conversation_id == locked.id) & (
+        _chat_session.c.finished_at.is_(None)
+    )
+    if action == "reopened":
+        await _open_session(session, locked)
+    elif action == "taken":
+        await session.execute(
+            update(_chat_session)
+            .where(open_session, _chat_session.c.first_response_at.is_(None))
+            .values(first_response_at=line.created_at, first_responder_id=actor.id)
+        )
+    elif action == "finished":
+        await session.execute(
+            update(_chat_session)
+            .where(open_session)
+            .values(finished_at=line.created_at, finished_by_id=actor.id)
+        )
+
+
+async def _open_session(session: AsyncSession, locked: _Locked) -> None:
+    await session.execute(
+        insert(_chat_session).values(
+            id=uuid7(),
+            tenant_id=locked.tenant_id,
+            partner_id=locked.partner_id,
+            channel_id=locked.channel_id,
+            conversation_id=locked.id,
+            opened_at=locked.opened_at,
+        )
+    )
+
+
+async def _earlier(
+    session: AsyncSession, locked: _Locked, sender: Principal, client_message_id: str
+) -> schemas.Message:
+    """The message a retried send first stored."""
+    original = await session.scalar(
+        select(Message).where(
+            Message.conversation_id == locked.id,
+            Message.sender_id == sender.id,
+            Message.client_message_id == client_message_id,
+        )
+    )
+    assert original is not None, "a retry's original exists"
+    return message_view(original)
+
+
 async def _start_conversation(
-    session: AsyncSession, channel_id: uuid.UUID, partner_id: uuid.UUID, end_user: EndUserPrincipal
+    session: AsyncSession, channel: Channel, end_user: EndUserPrincipal
 ) -> _Locked | None:
-    """A new conversation, or None if a concurrent first message created it a moment ago."""
+    """A new conversation with its first chat session, or None if a concurrent first message
+    created it a moment ago."""
     at = now()
-    conversation = Conversation(
+    locked = _Locked(
+        id=uuid7(),
         tenant_id=end_user.tenant_id,
-        partner_id=partner_id,
-        channel_id=channel_id,
+        partner_id=channel.partner_id,
+        channel_id=channel.id,
         end_user_id=end_user.id,
         status=ConversationStatus.UNANSWERED,
+        owner=None,
+        finished_by=None,
+        last_seq=0,
         last_message_at=at,
         opened_at=at,
+        created_at=at,
+        end_user=schemas.EndUserSummary(
+            id=end_user.id, name=end_user.name, external_id=end_user.external_id
+        ),
     )
-    try:
-        async with session.begin_nested():
-            session.add(conversation)
-    except IntegrityError:
+    values = {
+        "id": locked.id,
+        "tenant_id": locked.tenant_id,
+        "partner_id": locked.partner_id,
+        "channel_id": locked.channel_id,
+        "end_user_id": locked.end_user_id,
+        "status": locked.status,
+        "last_seq": 0,
+        "last_message_at": at,
+        "opened_at": at,
+        "created_at": at,
+    }
+    if not await _insert_conversation(session, values):
         return None
-    _open_session(session, conversation, at)
-    end_user_summary = schemas.EndUserSummary(
-        id=end_user.id, name=end_user.name, external_id=end_user.external_id
-    )
-    return _Locked(conversation, end_user_summary, owner=None, finished_by=None)
+    await _open_session(session, locked)
+    return locked
 
 
 async def send_end_user_message(
@@ -257,89 +423,81 @@ async def send_end_user_message(
 ) -> tuple[schemas.Message, bool]:
     """The end user's message into their conversation with a channel, started or reopened as
     needed (HD-2, HD-7). Returns the message and whether it is new (False for a retry)."""
-    channel, following = await tenancy.channel_for_end_user(session, end_user, channel_id)
-    statement = readable_conversations(end_user).where(Conversation.channel_id == channel.id)
-    locked = await _lock(session, statement, end_user.id, data.client_message_id)
-    if locked is not None and locked.original is not None:
-        return message_view(locked.original), False
-    if not channel.chat_enabled:
+    row = (
+        await session.execute(
+            _LOCK_FOR_END_USER,
+            {
+                "channel_id": channel_id,
+                "tenant_id": end_user.tenant_id,
+                "end_user_id": end_user.id,
+                "sender_id": end_user.id,
+                "client_message_id": data.client_message_id,
+            },
+        )
+    ).one_or_none()
+    if row is None:
+        # The first message: no conversation to lock yet.
+        channel, following = await tenancy.channel_for_end_user(session, end_user, channel_id)
+        chat_enabled, locked = channel.chat_enabled, None
+    elif not row.partner_active:
+        raise NotFound("No such channel.")
+    else:
+        locked, chat_enabled, following = _Locked.of(row), row.chat_enabled, row.following
+        if locked.replayed:
+            return await _earlier(session, locked, end_user, data.client_message_id), False
+    if not chat_enabled:
         raise PermissionDenied("This channel's chat is switched off.", code="chat_disabled")
     if not following:
         raise PermissionDenied("Follow the channel to chat with it.", code="not_follower")
 
-    added = []
     if locked is None:
-        locked = await _start_conversation(session, channel.id, channel.partner_id, end_user)
+        locked = await _start_conversation(session, channel, end_user)
         if locked is None:
             # Another first message won the race; go again, now with its conversation.
             return await send_end_user_message(session, end_user, channel_id, data)
-    elif locked.conversation.status == ConversationStatus.FINISHED:
-        added.append(await _reopen(session, locked, end_user))
-    added.append(
-        _append(
-            session,
-            locked.conversation,
-            kind=MessageKind.TEXT,
-            sender_type=SenderType.END_USER,
-            sender=end_user,
-            body=data.body,
-            client_message_id=data.client_message_id,
-        )
-    )
-    await _announce(session, locked, added, status_changed=len(added) > 1)
-    return message_view(added[-1]), True
+    lines = [_reopen(locked, end_user)] if locked.status == ConversationStatus.FINISHED else []
+    sent = _sent(locked, end_user, data.body, data.client_message_id)
+    if not await _write(session, locked, end_user, sent, lines):
+        return await _earlier(session, locked, end_user, data.client_message_id), False
+    _announce(session, locked, [*lines, sent], status_changed=bool(lines))
+    return message_view(sent), True
 
 
-async def _reopen(session: AsyncSession, locked: _Locked, end_user: EndUserPrincipal) -> Message:
-    """Back to unanswered with no owner, in a new chat session (HD-7); the activity line."""
-    conversation = locked.conversation
-    conversation.status = ConversationStatus.UNANSWERED
-    conversation.owner_id = conversation.finished_by_id = None
+def _reopen(locked: _Locked, end_user: EndUserPrincipal) -> Message:
+    """Back to unanswered with no owner, in a new chat session (HD-7)."""
+    locked.status = ConversationStatus.UNANSWERED
     locked.owner = locked.finished_by = None
-    conversation.opened_at = now()
-    _open_session(session, conversation, conversation.opened_at)
-    return await _activity_line(
-        session, conversation, end_user, "reopened", f"{end_user.name} reopened the chat"
-    )
+    locked.opened_at = now()
+    return _activity_line(locked, end_user, "reopened", f"{end_user.name} reopened the chat")
 
 
-async def _take(
-    session: AsyncSession, locked: _Locked, staff: StaffPrincipal, *, take_over: bool
-) -> Message | None:
+def _take(locked: _Locked, staff: StaffPrincipal, *, take_over: bool) -> list[Message]:
     """Makes `staff` the owner before they write (HD-4, HD-5); the activity line it adds."""
-    conversation, previous_owner = locked.conversation, locked.owner
-    if conversation.status == ConversationStatus.FINISHED:
+    previous_owner = locked.owner
+    if locked.status == ConversationStatus.FINISHED:
         raise Conflict("This chat is finished.", code="conversation_finished")
-    if conversation.status == ConversationStatus.ACTIVE and conversation.owner_id == staff.id:
-        return None
-    if conversation.status == ConversationStatus.ACTIVE:
+    if locked.status == ConversationStatus.ACTIVE:
         assert previous_owner is not None
+        if previous_owner.id == staff.id:
+            return []
         if not take_over:
             raise Conflict(
                 f"This chat is handled by {previous_owner.name}. Take it over?",
                 code="conversation_taken",
                 extra={"owner": previous_owner.model_dump(mode="json")},
             )
-        line = await _activity_line(
-            session,
-            conversation,
+        line = _activity_line(
+            locked,
             staff,
             "taken_over",
             f"{staff.name} took the chat over from {previous_owner.name}",
             previous_owner,
         )
     else:
-        line = await _activity_line(
-            session, conversation, staff, "taken", f"{staff.name} took the chat"
-        )
-        chat_session = await _current_session(session, conversation)
-        if chat_session.first_response_at is None:
-            chat_session.first_response_at = line.created_at
-            chat_session.first_responder_id = staff.id
-    conversation.status = ConversationStatus.ACTIVE
-    conversation.owner_id = staff.id
+        line = _activity_line(locked, staff, "taken", f"{staff.name} took the chat")
+    locked.status = ConversationStatus.ACTIVE
     locked.owner = schemas.Person(id=staff.id, name=staff.name)
-    return line
+    return [line]
 
 
 async def send_agent_message(
@@ -351,23 +509,14 @@ async def send_agent_message(
     """An agent's reply, taking or (with `take_over`) overtaking the chat first. Returns the
     message and whether it is new (False for a retry)."""
     locked = await _lock_by_id(session, staff, conversation_id, data.client_message_id)
-    if locked.original is not None:
-        return message_view(locked.original), False
-    added = []
-    if line := await _take(session, locked, staff, take_over=data.take_over):
-        added.append(line)
-    message = _append(
-        session,
-        locked.conversation,
-        kind=MessageKind.TEXT,
-        sender_type=SenderType.AGENT,
-        sender=staff,
-        body=data.body,
-        client_message_id=data.client_message_id,
-    )
-    added.append(message)
-    await _announce(session, locked, added, status_changed=line is not None)
-    return message_view(message), True
+    if locked.replayed:
+        return await _earlier(session, locked, staff, data.client_message_id), False
+    lines = _take(locked, staff, take_over=data.take_over)
+    sent = _sent(locked, staff, data.body, data.client_message_id)
+    if not await _write(session, locked, staff, sent, lines):
+        return await _earlier(session, locked, staff, data.client_message_id), False
+    _announce(session, locked, [*lines, sent], status_changed=bool(lines))
+    return message_view(sent), True
 
 
 async def finish_conversation(
@@ -375,28 +524,21 @@ async def finish_conversation(
 ) -> None:
     """Closes the chat session (HD-6); the end user's next message reopens it."""
     locked = await _lock_by_id(session, staff, conversation_id)
-    conversation = locked.conversation
-    if conversation.status == ConversationStatus.FINISHED:
+    if locked.status == ConversationStatus.FINISHED:
         raise Conflict("This chat is finished already.", code="conversation_finished")
-    line = await _activity_line(
-        session, conversation, staff, "finished", f"{staff.name} finished the chat"
-    )
-    conversation.status = ConversationStatus.FINISHED
-    conversation.finished_by_id = staff.id
+    line = _activity_line(locked, staff, "finished", f"{staff.name} finished the chat")
+    locked.status = ConversationStatus.FINISHED
     locked.finished_by = schemas.Person(id=staff.id, name=staff.name)
-    chat_session = await _current_session(session, conversation)
-    chat_session.finished_at = line.created_at
-    chat_session.finished_by_id = staff.id
-    await _announce(session, locked, [line], status_changed=True)
+    await _write(session, locked, staff, None, [line])
+    _announce(session, locked, [line], status_changed=True)
 
 
-async def _announce(
+def _announce(
     session: AsyncSession, locked: _Locked, messages: list[Message], *, status_changed: bool
 ) -> None:
     """Queues the events of a change, sent once it commits (HD-16)."""
-    await session.flush()
     view = locked.view(messages[-1])
     for message in messages:
-        queue_message_created(session, locked.conversation, message_view(message), view)
+        queue_message_created(session, locked, message_view(message), view)
     if status_changed:
-        queue_conversation_updated(session, locked.conversation, view)
+        queue_conversation_updated(session, locked, view)

@@ -2,7 +2,8 @@
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import Select, func, select
@@ -11,7 +12,13 @@ from sqlalchemy.orm import aliased
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import Principal, StaffPrincipal
 from relaydesk.chat import schemas
-from relaydesk.chat.models import Conversation, ConversationRead, Message, SenderType
+from relaydesk.chat.models import (
+    Conversation,
+    ConversationRead,
+    ConversationStatus,
+    Message,
+    SenderType,
+)
 from relaydesk.tenancy.models import EndUser
 
 _Owner = aliased(StaffUser, name="owner")
@@ -91,8 +98,29 @@ def person(staff: StaffUser | None) -> schemas.Person | None:
     return schemas.Person(id=staff.id, name=staff.name) if staff else None
 
 
+class ConversationFields(Protocol):
+    """What views and events read of a conversation: a loaded row, or one being changed."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def partner_id(self) -> uuid.UUID: ...
+    @property
+    def channel_id(self) -> uuid.UUID: ...
+    @property
+    def end_user_id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> ConversationStatus: ...
+    @property
+    def last_message_at(self) -> datetime: ...
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 def detailed_view(
-    conversation: Conversation,
+    conversation: ConversationFields,
     end_user: schemas.EndUserSummary,
     owner: schemas.Person | None,
     finished_by: schemas.Person | None,
