@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from relaydesk.auth import api as auth_api
 from relaydesk.auth import pages as auth_pages
+from relaydesk.auth.verified_tokens import VerifiedTokens
 from relaydesk.catalogue import api as catalogue_api
 from relaydesk.chat import api as chat_api
 from relaydesk.chat import pages as chat_pages
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.verified_tokens = VerifiedTokens()
     install_error_handlers(app, error_page)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)

@@ -42,10 +42,14 @@ async def _check_csrf(request: Request, signing_key: bytes, session_token: str) 
         )
 
 
-async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
+async def principal_from_bearer(
+    connection: HTTPConnection, session: AsyncSession, token: str
+) -> Principal:
     """The end user of a JWT, or the staff member of an API token."""
     if token.count(".") == 2:
-        return await service.end_user_from_token(session, token)
+        return await service.end_user_from_token(
+            session, token, connection.app.state.verified_tokens
+        )
     staff = await service.staff_from_api_token(session, token)
     if staff is None:
         raise Unauthenticated("The token is not valid or has expired.")
@@ -56,7 +60,7 @@ async def get_principal(request: Request, session: SessionDep, settings: Setting
     """A bearer token (API token or end-user JWT), else the session cookie with CSRF check."""
     token = bearer_credentials(request)
     if token is not None:
-        return await principal_from_bearer(session, token)
+        return await principal_from_bearer(request, session, token)
     session_token = request.cookies.get(SESSION_COOKIE)
     if session_token:
         staff = await service.staff_from_session_token(session, session_token)

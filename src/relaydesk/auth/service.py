@@ -1,7 +1,7 @@
 """Signing staff in and out, and turning credentials into principals."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -14,6 +14,7 @@ from relaydesk.auth.passwords import hash_password, verify_password
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.principal import EndUserPrincipal, StaffPrincipal
 from relaydesk.auth.secrets import API_TOKEN_PREFIX, digest, new_token
+from relaydesk.auth.verified_tokens import VerifiedTokens
 from relaydesk.clock import now
 from relaydesk.config import Settings
 from relaydesk.errors import Conflict, InvalidInput, PermissionDenied, RateLimited, Unauthenticated
@@ -200,13 +201,17 @@ def _end_user_claims(token: str, secret: str) -> dict[str, Any]:
     return claims
 
 
-async def end_user_from_token(session: AsyncSession, token: str) -> EndUserPrincipal:
+async def end_user_from_token(
+    session: AsyncSession, token: str, verified: VerifiedTokens
+) -> EndUserPrincipal:
     """Verifies an end user's token with its tenant's secret and returns that end user.
 
     A token with an `iss` claim must be signed by the tenant with that slug (a token of one
     tenant cannot pass for another's); one without is checked against each tenant's secret,
     as only one of them can have signed it.
     """
+    if (end_user := verified.get(token)) is not None:
+        return end_user
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError as exc:
@@ -228,12 +233,15 @@ async def end_user_from_token(session: AsyncSession, token: str) -> EndUserPrinc
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"The token is not valid: {exc}.") from exc
         end_user = await end_user_from_claims(session, tenant.id, claims, known)
-        return EndUserPrincipal(
+        principal = EndUserPrincipal(
             id=end_user.id,
             tenant_id=tenant.id,
             external_id=end_user.external_id,
             name=end_user.name,
         )
+        if known is not None and not session.is_modified(known):
+            verified.remember(token, principal, datetime.fromtimestamp(claims["exp"], UTC))
+        return principal
     raise Unauthenticated("The token is not signed by a known tenant.")
 
 

@@ -35,7 +35,7 @@ def _same_origin(websocket: WebSocket) -> bool:
 async def _authenticate(session: AsyncSession, websocket: WebSocket) -> Principal:
     token = bearer_credentials(websocket) or websocket.query_params.get("access_token")
     if token:
-        return await principal_from_bearer(session, token)
+        return await principal_from_bearer(websocket, session, token)
     session_token = websocket.cookies.get(SESSION_COOKIE)
     if session_token and _same_origin(websocket):
         staff = await auth.staff_from_session_token(session, session_token)
