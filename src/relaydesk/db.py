@@ -160,14 +160,17 @@ class Database:
         Events queued during the work are published after the commit, never before and never
         for work that was rolled back.
         """
-        async with self._turn, self.sessionmaker() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                take_pending_events(session)
-                raise
+        async with self.sessionmaker() as session:
+            # The turn ends with the commit: handing the connection back to the pool is no
+            # business of the next transaction's.
+            async with self._turn:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    take_pending_events(session)
+                    raise
             events = take_pending_events(session)
         if self.bus is not None:
             for event in events:

@@ -12,10 +12,16 @@ _PENDING = "relaydesk.pending_events"
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A server frame `{type, data}`, encoded once, and the topics it goes to."""
+    """A server frame `{type, data}` and the topics it goes to."""
 
     topics: tuple[str, ...]
-    frame: str
+    type: str
+    data: BaseModel | dict[str, Any]
+
+    @property
+    def frame(self) -> str:
+        """Encoded when published, after the commit, so the transaction is not kept open."""
+        return encode_frame(self.type, self.data)
 
 
 def encode_frame(type_: str, data: BaseModel | dict[str, Any]) -> str:
@@ -27,7 +33,7 @@ def queue_event(
     session: AsyncSession, topics: tuple[str, ...], type_: str, data: BaseModel | dict[str, Any]
 ) -> None:
     """Sends `{type, data}` to `topics` after the session's transaction commits."""
-    session.info.setdefault(_PENDING, []).append(Event(topics, encode_frame(type_, data)))
+    session.info.setdefault(_PENDING, []).append(Event(topics, type_, data))
 
 
 def take_pending_events(session: AsyncSession) -> list[Event]:
