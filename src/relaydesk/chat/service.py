@@ -183,24 +183,32 @@ class _Locked:
         return detailed_view(self, self.end_user, self.owner, self.finished_by, last_message)
 
 
+async def _locked_row(
+    session: AsyncSession,
+    statement: Select[Any],
+    sender: Principal,
+    client_message_id: str | None,
+    **scope: uuid.UUID | None,
+) -> sa.Row[Any] | None:
+    parameters = {"tenant_id": sender.tenant_id, "sender_id": sender.id}
+    parameters |= {"client_message_id": client_message_id, **scope}
+    return (await session.execute(statement, parameters)).one_or_none()
+
+
 async def _lock_by_id(
     session: AsyncSession,
     staff: StaffPrincipal,
     conversation_id: uuid.UUID,
     client_message_id: str | None = None,
 ) -> _Locked:
-    row = (
-        await session.execute(
-            _LOCK_BY_ID,
-            {
-                "conversation_id": conversation_id,
-                "tenant_id": staff.tenant_id,
-                "partner_id": staff.partner_id,
-                "sender_id": staff.id,
-                "client_message_id": client_message_id,
-            },
-        )
-    ).one_or_none()
+    row = await _locked_row(
+        session,
+        _LOCK_BY_ID,
+        staff,
+        client_message_id,
+        conversation_id=conversation_id,
+        partner_id=staff.partner_id,
+    )
     if row is None:
         raise NotFound("No such conversation.")
     return _Locked.of(row)
@@ -423,18 +431,14 @@ async def send_end_user_message(
 ) -> tuple[schemas.Message, bool]:
     """The end user's message into their conversation with a channel, started or reopened as
     needed (HD-2, HD-7). Returns the message and whether it is new (False for a retry)."""
-    row = (
-        await session.execute(
-            _LOCK_FOR_END_USER,
-            {
-                "channel_id": channel_id,
-                "tenant_id": end_user.tenant_id,
-                "end_user_id": end_user.id,
-                "sender_id": end_user.id,
-                "client_message_id": data.client_message_id,
-            },
-        )
-    ).one_or_none()
+    row = await _locked_row(
+        session,
+        _LOCK_FOR_END_USER,
+        end_user,
+        data.client_message_id,
+        channel_id=channel_id,
+        end_user_id=end_user.id,
+    )
     if row is None:
         # The first message: no conversation to lock yet.
         channel, following = await tenancy.channel_for_end_user(session, end_user, channel_id)
