@@ -17,6 +17,16 @@ async def stored_messages(database: Database) -> int:
         return await session.scalar(select(func.count()).select_from(Message))
 
 
+async def take_overtake_finish_reopen(follower: Follower, agent: Agent, admin: Agent) -> None:
+    """One full cycle: opened, taken by `agent`, taken over by `admin`, finished, reopened."""
+    await follower.write()
+    conversation_id = await follower.conversation_id()
+    await agent.reply(conversation_id)
+    await admin.reply(conversation_id, take_over=True)
+    await admin.finish(conversation_id)
+    await follower.write()
+
+
 class TestEndUserWrites:
     async def test_first_message_opens_an_unanswered_conversation(
         self, follower: Follower, agent: Agent
@@ -252,12 +262,7 @@ class TestTakeOvertakeFinishReopen:
     async def test_changes_are_audited(
         self, factory: Factory, follower: Follower, agent: Agent, admin: Agent
     ) -> None:
-        await follower.write()
-        conversation_id = await follower.conversation_id()
-        await agent.reply(conversation_id)
-        await admin.reply(conversation_id, take_over=True)
-        await admin.finish(conversation_id)
-        await follower.write()
+        await take_overtake_finish_reopen(follower, agent, admin)
         async with factory.database.transaction() as session:
             actions = list(
                 await session.scalars(select(AuditEntry.action).order_by(AuditEntry.created_at))
@@ -274,12 +279,7 @@ class TestChatSessions:
     async def test_each_cycle_keeps_opened_first_response_and_finish(
         self, factory: Factory, follower: Follower, agent: Agent, admin: Agent
     ) -> None:
-        await follower.write()
-        conversation_id = await follower.conversation_id()
-        await agent.reply(conversation_id)
-        await admin.reply(conversation_id, take_over=True)
-        await admin.finish(conversation_id)
-        await follower.write()
+        await take_overtake_finish_reopen(follower, agent, admin)
         async with factory.database.transaction() as session:
             sessions = list(
                 await session.scalars(select(ChatSession).order_by(ChatSession.opened_at))
