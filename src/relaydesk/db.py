@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from relaydesk import sqlite_driver
 from relaydesk.clock import now
 from relaydesk.realtime.events import take_pending_events
 
@@ -82,38 +83,20 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, **kwargs)
-    database = make_url(url).database
-    if database and database != ":memory:":
+    database = make_url(url).database or ":memory:"
+    if database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-    _configure_sqlite(engine)
-    return engine
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, enforced foreign keys, and real BEGIN/SAVEPOINT handling for the sqlite3 driver.
-
-    Transactions begin IMMEDIATE: they queue for the single writer slot up front (waiting up
-    to the busy timeout) instead of failing with "database is locked" when two readers both
-    try to become the writer.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "foreign_keys=ON",
-            "synchronous=NORMAL",
-            "busy_timeout=30000",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
+    engine = create_async_engine(
+        url, async_creator=lambda: sqlite_driver.connect(database), **kwargs
+    )
 
     @event.listens_for(engine.sync_engine, "begin")
-    def on_begin(connection: Any) -> None:
+    def begin_immediate(connection: Any) -> None:
+        """Transactions take the single writer slot up front instead of failing with
+        "database is locked" when two readers both try to become the writer."""
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 class InsertUnlessDuplicate:
