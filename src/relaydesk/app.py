@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -61,9 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.run_worker
             else None
         )
+        # What start-up built lives as long as the app: frozen, the collector's full passes
+        # skip it. Left in, each pass walked all of it and held the event loop for ~100 ms
+        # under load (measured with `make bench`).
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             stop_worker.set()
             if worker:
                 await worker
