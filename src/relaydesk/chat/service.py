@@ -59,13 +59,20 @@ async def get_conversation(
     return conversation
 
 
+# The send path's statements name tables, not mapped classes: results come back as plain rows,
+# without the ORM's per-execution loading work.
 _conversation = Conversation.__table__
 _message = Message.__table__
 _chat_session = ChatSession.__table__
+_staff = StaffUser.__table__
+_end_user = EndUser.__table__
+_channel = Channel.__table__
+_partner = Partner.__table__
+_follow = Follow.__table__
 
 
 def _name_of(staff_id: sa.ColumnElement[uuid.UUID | None]) -> sa.ScalarSelect[str]:
-    return select(StaffUser.name).where(StaffUser.id == staff_id).scalar_subquery()
+    return select(_staff.c.name).where(_staff.c.id == staff_id).scalar_subquery()
 
 
 def _locking(*scope: sa.ColumnElement[bool]) -> Select[Any]:
@@ -91,13 +98,13 @@ def _locking(*scope: sa.ColumnElement[bool]) -> Select[Any]:
     return (
         select(
             _conversation,
-            EndUser.name.label("end_user_name"),
-            EndUser.external_id.label("end_user_external_id"),
+            _end_user.c.name.label("end_user_name"),
+            _end_user.c.external_id.label("end_user_external_id"),
             _name_of(_conversation.c.owner_id).label("owner_name"),
             _name_of(_conversation.c.finished_by_id).label("finisher_name"),
             earlier.label("replayed"),
         )
-        .join(EndUser, EndUser.id == _conversation.c.end_user_id)
+        .join(_end_user, _end_user.c.id == _conversation.c.end_user_id)
         .where(*scope)
         .with_for_update(of=_conversation)
     )
@@ -116,18 +123,18 @@ _LOCK_FOR_END_USER = (
         _conversation.c.end_user_id == sa.bindparam("end_user_id"),
     )
     .add_columns(
-        Channel.chat_enabled,
-        (Partner.status == PartnerStatus.ACTIVE).label("partner_active"),
-        select(Follow.channel_id)
+        _channel.c.chat_enabled,
+        (_partner.c.status == PartnerStatus.ACTIVE).label("partner_active"),
+        select(_follow.c.channel_id)
         .where(
-            Follow.channel_id == _conversation.c.channel_id,
-            Follow.end_user_id == _conversation.c.end_user_id,
+            _follow.c.channel_id == _conversation.c.channel_id,
+            _follow.c.end_user_id == _conversation.c.end_user_id,
         )
         .exists()
         .label("following"),
     )
-    .join(Channel, Channel.id == _conversation.c.channel_id)
-    .join(Partner, Partner.id == Channel.partner_id)
+    .join(_channel, _channel.c.id == _conversation.c.channel_id)
+    .join(_partner, _partner.c.id == _channel.c.partner_id)
 )
 _SAVE = update(_conversation).where(_conversation.c.id == sa.bindparam("conversation_id"))
 _insert_sent = InsertUnlessDuplicate(_message, "conversation_id", "sender_id", "client_message_id")
