@@ -273,7 +273,9 @@ def _method_section(method: Method) -> list[str]:
         "- **baseline** (`bench/baseline_app.py`) is the floor of the same work under the same "
         "uvicorn settings: a bare Starlette app whose POST inserts one message row (aiosqlite; "
         "on PostgreSQL asyncpg and a Redis publish) and fans the frame out to the agents' and "
-        "the end user's sockets, with no authentication, no conversation state and no checks.",
+        "the end user's sockets, with no authentication, no conversation state and no checks. "
+        "Its answer and frame carry every field of relaydesk's (the frame a conversation with "
+        "its last message, about 1.2 KB), so clients read the same bytes from both.",
         "- SQLite: one server process. PostgreSQL: two server processes sharing Redis pub/sub; "
         "end users and agents alternate between them, so deliveries cross processes.",
     ]

@@ -30,7 +30,7 @@ from bench import report, targets
 from bench.load import LoadGenerator, Step, StepResult
 from bench.servers import ROOT, DatabaseUrls, postgresql_database, sqlite_database
 
-DEFAULT_RATES = "25,50,75,100,125,150,200,250,300,400,500,600,800,1000"
+DEFAULT_RATES = "25,50,100,150,200,225,250,275,300,350,400,450,500,600,800,1000"
 FULL = {"conversations": 200, "agents": 20, "rates": DEFAULT_RATES, "duration": 10.0, "warmup": 3.0}
 QUICK = {"conversations": 20, "agents": 3, "rates": "20,40", "duration": 3.0, "warmup": 1.0}
 # A step this bad ends the sweep: higher rates can only be worse. The achieved rate is held
