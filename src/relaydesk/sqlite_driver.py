@@ -105,6 +105,7 @@ class Connection:
     """
 
     def __init__(self, connection: sqlite3.Connection) -> None:
+        # The name aiosqlite uses: SQLAlchemy's adapter reads it to tell a closed connection.
         self._connection: sqlite3.Connection | None = connection
 
     @property
@@ -121,8 +122,7 @@ class Connection:
         return self._open.isolation_level
 
     async def commit(self) -> None:
-        connection = self._open
-        await _unless_busy(connection.commit)
+        await _unless_busy(self._open.commit)
 
     async def rollback(self) -> None:
         self._open.rollback()
