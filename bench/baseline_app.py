@@ -227,9 +227,9 @@ async def send_message(request: Request) -> Response:
     cmid, body = str(data["client_message_id"]), str(data["body"])
     await request.app.state.store.insert(message_id, channel_id, sender, cmid, body, at)
     message = _message(message_id, channel_id, sender, cmid, body, at)
-    data = {**message, "conversation": _conversation(channel_id, sender, message)}
+    created = {**message, "conversation": _conversation(channel_id, sender, message)}
     await request.app.state.bus.publish(
-        sender, json.dumps({"type": "message.created", "data": data}, separators=(",", ":"))
+        sender, json.dumps({"type": "message.created", "data": created}, separators=(",", ":"))
     )
     return JSONResponse(message, status_code=201)
 
