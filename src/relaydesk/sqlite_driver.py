@@ -33,18 +33,21 @@ PRAGMAS = (
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
-    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+    return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
 
 
 async def _unless_busy(attempt: Callable[[], T]) -> T:
     """`attempt()`, tried again after growing sleeps while another process holds the lock."""
-    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+    deadline = None  # set at the first busy answer: the usual first attempt reads no clock
     delay = _FIRST_RETRY_SECONDS
     while True:
         try:
             return attempt()
         except sqlite3.OperationalError as error:
-            if not _is_busy(error) or time.monotonic() + delay > deadline:
+            if not _is_busy(error):
+                raise
+            deadline = deadline or time.monotonic() + LOCK_TIMEOUT_SECONDS
+            if time.monotonic() + delay > deadline:
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, _LONGEST_RETRY_SECONDS)
@@ -58,9 +61,6 @@ class Cursor:
 
     async def __aenter__(self) -> Self:
         return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        self._cursor.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> Self:
         await _unless_busy(lambda: self._cursor.execute(sql, parameters))
