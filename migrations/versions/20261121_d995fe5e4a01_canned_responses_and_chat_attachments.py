@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("storage_key", sa.String(length=100), nullable=False),
         sa.Column("preview_key", sa.String(length=100), nullable=True),
+        sa.Column("preview_size", sa.Integer(), nullable=True),
         sa.Column("message_id", sa.Uuid(), nullable=True),
         sa.Column("position", sa.Integer(), nullable=True),
         sa.Column("conversation_id", sa.Uuid(), nullable=True),

@@ -12,6 +12,9 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from relaydesk.attachments import api as attachments_api
+from relaydesk.attachments.api import UPLOAD_PATH, upload_body_limit
+from relaydesk.attachments.storage import open_storage
 from relaydesk.auth import api as auth_api
 from relaydesk.auth import pages as auth_pages
 from relaydesk.auth.verified_tokens import VerifiedTokens
@@ -46,16 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(bus, RedisBus):
             await bus.start()
         database = Database(settings.database_url, bus=bus)
+        storage = await open_storage(settings)
         failure_counter: FailureCounter = (
             RedisFailureCounter(redis, settings.redis_key_prefix)
             if redis
             else MemoryFailureCounter()
         )
-        app.state.database, app.state.bus, app.state.failure_counter = (
-            database,
-            bus,
-            failure_counter,
-        )
+        app.state.database, app.state.bus, app.state.storage = database, bus, storage
+        app.state.failure_counter = failure_counter
         stop_worker = asyncio.Event()
         worker = (
             asyncio.create_task(run_worker(database, settings, stop_worker))
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker:
                 await worker
             await bus.close()
+            await storage.close()
             if redis:
                 await redis.aclose()
             await database.dispose()
@@ -88,13 +90,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.verified_tokens = VerifiedTokens()
     install_error_handlers(app, error_page)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        larger_bodies={UPLOAD_PATH: upload_body_limit(settings)},
+    )
     app.add_middleware(SecurityHeaders)
 
     # Routes are matched in this order, one by one: chat, the busiest, comes first.
     for router in (
         chat_api.router,
         realtime_api.router,
+        attachments_api.router,
         auth_api.router,
         tenancy_api.router,
         catalogue_api.router,

@@ -27,6 +27,17 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = 15 * 60
     max_request_bytes: int = 1024 * 1024
 
+    # Attachments (HD-11): the largest file of each kind, and where the bytes are kept: the
+    # data folder, or an S3-compatible bucket when `s3_bucket` is set.
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_video_bytes: int = 50 * 1024 * 1024
+    max_document_bytes: int = 10 * 1024 * 1024
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = Field(default=None, repr=False)
+
     @cached_property
     def signing_key(self) -> bytes:
         """The secret that signs CSRF tokens; generated into the data folder on first use."""

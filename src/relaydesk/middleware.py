@@ -1,5 +1,7 @@
 """A cap on request bodies, enforced while they stream in (pure ASGI)."""
 
+from collections.abc import Mapping
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,30 +15,37 @@ class _BodyTooLarge(HTTPException):
 
 
 class BodySizeLimit:
-    """Answers 413 `request_too_large` to bodies over `max_bytes`, without reading them whole."""
+    """Answers 413 `request_too_large` to bodies over `max_bytes`, without reading them whole.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Paths in `larger_bodies` (uploads) have their own cap; their routes check finer limits.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger_bodies: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger_bodies = dict(larger_bodies or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger_bodies.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         # A body declared too large is refused at its first read, before any of it arrives.
-        declared_too_large = not declared.isdigit() or int(declared) > self.max_bytes
+        declared_too_large = not declared.isdigit() or int(declared) > max_bytes
         received = 0
 
         async def counting_receive() -> Message:
             nonlocal received
             if declared_too_large:
-                raise _BodyTooLarge(self.max_bytes)
+                raise _BodyTooLarge(max_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise _BodyTooLarge(max_bytes)
             return message
 
         await self.app(scope, counting_receive, send)

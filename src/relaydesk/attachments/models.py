@@ -40,6 +40,7 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(sa.BigInteger)
     storage_key: Mapped[str] = mapped_column(sa.String(100), unique=True)
     preview_key: Mapped[str | None] = mapped_column(sa.String(100))
+    preview_size: Mapped[int | None]
     # Set once, when a message references the attachment: the message and who may read it.
     message_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("message.id", ondelete="CASCADE")

@@ -31,8 +31,10 @@ def bearer_credentials(request: HTTPConnection) -> str | None:
 
 async def _check_csrf(request: Request, signing_key: bytes, session_token: str) -> None:
     presented = request.headers.get(CSRF_HEADER)
+    # Only plain forms carry the token as a field: reading a multipart body here would take
+    # the stream an upload route reads itself.
     if presented is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
+        "application/x-www-form-urlencoded"
     ):
         field = (await request.form()).get(CSRF_FIELD)
         presented = field if isinstance(field, str) else None

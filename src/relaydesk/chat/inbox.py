@@ -13,7 +13,7 @@ from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.chat import schemas, search
 from relaydesk.chat.models import Conversation, ConversationRead, ConversationStatus, Message
 from relaydesk.chat.service import get_conversation, readable_conversations
-from relaydesk.chat.views import detailed_views, message_view, with_details
+from relaydesk.chat.views import detailed_views, message_views, with_details
 from relaydesk.errors import InvalidInput, NotFound
 from relaydesk.pagination import decode_text_cursor, encode_text_cursor
 
@@ -92,7 +92,7 @@ async def conversation_detail(
     row = (await session.execute(with_details(statement, principal))).one_or_none()
     if row is None:
         raise NotFound("No such conversation.")
-    return detailed_views([row])[0]
+    return (await detailed_views(session, [row]))[0]
 
 
 async def end_user_conversations(
@@ -126,7 +126,7 @@ async def _page(
     next_cursor = _activity_cursor(rows[limit - 1][0]) if len(rows) > limit else None
     rows = rows[:limit]
     snippets = await search.snippets(session, [row[0].id for row in rows], terms) if terms else None
-    return detailed_views(rows, snippets), next_cursor
+    return await detailed_views(session, rows, snippets), next_cursor
 
 
 async def inbox_counts(
@@ -192,7 +192,7 @@ async def list_messages(
         more = len(messages) > limit
         messages = messages[:limit][::-1]
         next_cursor = encode_text_cursor(f"before:{messages[0].seq}") if more else None
-    return [message_view(message) for message in messages], next_cursor
+    return await message_views(session, messages), next_cursor
 
 
 async def mark_read(

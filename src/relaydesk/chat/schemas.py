@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from relaydesk.attachments.schemas import MAX_PER_MESSAGE as MAX_ATTACHMENTS_PER_MESSAGE
+from relaydesk.attachments.schemas import Attachment
 from relaydesk.chat.models import ConversationStatus, MessageKind, SenderType
 from relaydesk.schemas import Input, Output
 
@@ -17,15 +19,20 @@ MessageBody = Annotated[str, StringConstraints(max_length=10_000)]
 
 
 class MessageCreate(Input):
-    """What an end user sends."""
+    """What an end user sends: text, uploaded files (`POST /api/v1/attachments`), or both."""
 
     client_message_id: ClientMessageId
     body: MessageBody = ""
+    attachment_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=MAX_ATTACHMENTS_PER_MESSAGE
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> "MessageCreate":
-        if not self.body:
-            raise ValueError("A message needs a body.")
+        if not self.body and not self.attachment_ids:
+            raise ValueError("A message needs a body or an attachment.")
+        if len(set(self.attachment_ids)) != len(self.attachment_ids):
+            raise ValueError("Each attachment can be sent once in a message.")
         return self
 
 
@@ -53,8 +60,8 @@ class Message(Output):
     kind: MessageKind
     sender: Sender
     body: str
-    attachments: list[dict[str, Any]] = Field(
-        default_factory=list, description="Files sent with the message."
+    attachments: list[Attachment] = Field(
+        default_factory=list, description="Files sent with the message, in the order sent."
     )
     engagement: dict[str, Any] | None = None
     activity: dict[str, Any] | None = Field(

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import Select, false, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.attachments import service as attachments_service
 from relaydesk.audit.service import record
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
@@ -30,7 +31,7 @@ from relaydesk.chat.models import (
     MessageKind,
     SenderType,
 )
-from relaydesk.chat.views import detailed_view, message_view
+from relaydesk.chat.views import detailed_view, message_view, message_views
 from relaydesk.clock import now
 from relaydesk.db import InsertUnlessDuplicate, uuid7
 from relaydesk.errors import Conflict, NotFound, PermissionDenied
@@ -186,7 +187,7 @@ class _Locked:
             replayed=row.replayed,
         )
 
-    def view(self, last_message: Message) -> schemas.Conversation:
+    def view(self, last_message: schemas.Message) -> schemas.Conversation:
         return detailed_view(self, self.end_user, self.owner, self.finished_by, last_message)
 
 
@@ -252,16 +253,38 @@ def _next_message(
     )
 
 
-def _sent(locked: _Locked, sender: Principal, body: str, client_message_id: str) -> Message:
+def _sent(locked: _Locked, sender: Principal, data: schemas.MessageCreate) -> Message:
     sender_type = SenderType.AGENT if isinstance(sender, StaffPrincipal) else SenderType.END_USER
     return _next_message(
         locked,
-        kind=MessageKind.TEXT,
+        kind=MessageKind.ATTACHMENT if data.attachment_ids else MessageKind.TEXT,
         sender_type=sender_type,
         sender=sender,
-        body=body,
-        client_message_id=client_message_id,
+        body=data.body,
+        client_message_id=data.client_message_id,
     )
+
+
+async def _sent_view(
+    session: AsyncSession,
+    locked: _Locked,
+    sender: Principal,
+    sent: Message,
+    data: schemas.MessageCreate,
+) -> schemas.Message:
+    """The stored message as the API shows it, its attachments bound to it first (HD-11)."""
+    if not data.attachment_ids:
+        return message_view(sent)
+    attachments = await attachments_service.bind_to_message(
+        session,
+        sender,
+        data.attachment_ids,
+        message_id=sent.id,
+        conversation_id=locked.id,
+        partner_id=locked.partner_id,
+        end_user_id=locked.end_user_id,
+    )
+    return message_view(sent, attachments)
 
 
 def _activity_line(
@@ -386,7 +409,7 @@ async def _earlier(
         )
     )
     assert original is not None, "a retry's original exists"
-    return message_view(original)
+    return (await message_views(session, [original]))[0]
 
 
 async def _start_conversation(
@@ -467,11 +490,12 @@ async def send_end_user_message(
             # Another first message won the race; go again, now with its conversation.
             return await send_end_user_message(session, end_user, channel_id, data)
     lines = [_reopen(locked, end_user)] if locked.status == ConversationStatus.FINISHED else []
-    sent = _sent(locked, end_user, data.body, data.client_message_id)
+    sent = _sent(locked, end_user, data)
     if not await _write(session, locked, end_user, sent, lines):
         return await _earlier(session, locked, end_user, data.client_message_id), False
-    _announce(session, locked, [*lines, sent], status_changed=bool(lines))
-    return message_view(sent), True
+    view = await _sent_view(session, locked, end_user, sent, data)
+    _announce(session, locked, [*map(message_view, lines), view], status_changed=bool(lines))
+    return view, True
 
 
 def _reopen(locked: _Locked, end_user: EndUserPrincipal) -> Message:
@@ -523,11 +547,12 @@ async def send_agent_message(
     if locked.replayed:
         return await _earlier(session, locked, staff, data.client_message_id), False
     lines = _take(locked, staff, take_over=data.take_over)
-    sent = _sent(locked, staff, data.body, data.client_message_id)
+    sent = _sent(locked, staff, data)
     if not await _write(session, locked, staff, sent, lines):
         return await _earlier(session, locked, staff, data.client_message_id), False
-    _announce(session, locked, [*lines, sent], status_changed=bool(lines))
-    return message_view(sent), True
+    view = await _sent_view(session, locked, staff, sent, data)
+    _announce(session, locked, [*map(message_view, lines), view], status_changed=bool(lines))
+    return view, True
 
 
 async def finish_conversation(
@@ -541,15 +566,19 @@ async def finish_conversation(
     locked.status = ConversationStatus.FINISHED
     locked.finished_by = schemas.Person(id=staff.id, name=staff.name)
     await _write(session, locked, staff, None, [line])
-    _announce(session, locked, [line], status_changed=True)
+    _announce(session, locked, [message_view(line)], status_changed=True)
 
 
 def _announce(
-    session: AsyncSession, locked: _Locked, messages: list[Message], *, status_changed: bool
+    session: AsyncSession,
+    locked: _Locked,
+    messages: list[schemas.Message],
+    *,
+    status_changed: bool,
 ) -> None:
     """Queues the events of a change, sent once it commits (HD-16)."""
     view = locked.view(messages[-1])
     for message in messages:
-        queue_message_created(session, locked, message_view(message), view)
+        queue_message_created(session, locked, message, view)
     if status_changed:
         queue_conversation_updated(session, locked, view)

@@ -7,8 +7,11 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from relaydesk.attachments.schemas import Attachment
+from relaydesk.attachments.service import attachments_of_messages
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import Principal, StaffPrincipal
 from relaydesk.chat import schemas
@@ -17,6 +20,7 @@ from relaydesk.chat.models import (
     ConversationRead,
     ConversationStatus,
     Message,
+    MessageKind,
     SenderType,
 )
 from relaydesk.tenancy.models import EndUser
@@ -26,7 +30,7 @@ _Finisher = aliased(StaffUser, name="finisher")
 _LastMessage = aliased(Message, name="last_message")
 
 
-def message_view(message: Message) -> schemas.Message:
+def message_view(message: Message, attachments: Sequence[Attachment] = ()) -> schemas.Message:
     return schemas.Message(
         id=message.id,
         conversation_id=message.conversation_id,
@@ -36,6 +40,7 @@ def message_view(message: Message) -> schemas.Message:
             type=message.sender_type, id=message.sender_id, name=message.sender_name
         ),
         body=message.body,
+        attachments=list(attachments),
         activity=message.activity,
         client_message_id=message.client_message_id,
         created_at=message.created_at,
@@ -124,7 +129,7 @@ def detailed_view(
     end_user: schemas.EndUserSummary,
     owner: schemas.Person | None,
     finished_by: schemas.Person | None,
-    last_message: Message | None,
+    last_message: schemas.Message | None,
     unread_count: int | None = None,
     snippet: str | None = None,
 ) -> schemas.Conversation:
@@ -136,7 +141,7 @@ def detailed_view(
         status=conversation.status,
         owner=owner,
         finished_by=finished_by,
-        last_message=message_view(last_message) if last_message else None,
+        last_message=last_message,
         last_message_at=conversation.last_message_at,
         opened_at=conversation.opened_at,
         created_at=conversation.created_at,
@@ -145,11 +150,22 @@ def detailed_view(
     )
 
 
-def detailed_views(
-    rows: Sequence[Any], snippets: dict[uuid.UUID, str] | None = None
+async def message_views(
+    session: AsyncSession, messages: Sequence[Message]
+) -> list[schemas.Message]:
+    """Messages as the API shows them, with their attachments (one query for all)."""
+    with_files = [message.id for message in messages if message.kind == MessageKind.ATTACHMENT]
+    attachments = await attachments_of_messages(session, with_files)
+    return [message_view(message, attachments.get(message.id, ())) for message in messages]
+
+
+async def detailed_views(
+    session: AsyncSession, rows: Sequence[Any], snippets: dict[uuid.UUID, str] | None = None
 ) -> list[schemas.Conversation]:
     """Rows of `with_details` as the API shows them."""
     snippets = snippets or {}
+    last_messages = [row[4] for row in rows if row[4] is not None]
+    last_views = {view.id: view for view in await message_views(session, last_messages)}
     return [
         detailed_view(
             conversation,
@@ -158,7 +174,7 @@ def detailed_views(
             ),
             person(owner),
             person(finisher),
-            last_message,
+            last_views[last_message.id] if last_message else None,
             unread_count,
             snippets.get(conversation.id),
         )

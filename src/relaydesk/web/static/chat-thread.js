@@ -2,6 +2,7 @@
 // pages when scrolled to the top, and newer ones by `after_seq` whenever some may be missing.
 
 import { el, timeElement, watchSentinel } from "./chat-dom.js";
+import { attachmentList, directUrl } from "./chat-files.js";
 
 const PAGE_SIZE = 50;
 const NEAR_END_PX = 60;
@@ -13,9 +14,10 @@ export class MessageList {
    * @param {(params: object) => Promise<{items: object[], next_cursor: ?string}>} options.fetchPage
    * @param {"agent"|"end_user"} options.ownSide whose messages are drawn as the reader's own
    * @param {(error: Error) => void} options.onError
+   * @param {(url: string) => string|Promise<string>} [options.fileUrl] where attachments load from
    */
-  constructor({ scrollBox, sentinel, list, fetchPage, ownSide, onError }) {
-    Object.assign(this, { scrollBox, list, fetchPage, ownSide, onError });
+  constructor({ scrollBox, sentinel, list, fetchPage, ownSide, onError, fileUrl = directUrl }) {
+    Object.assign(this, { scrollBox, list, fetchPage, ownSide, onError, fileUrl });
     this.nodes = new Map();
     this.lastSeq = 0;
     this.olderCursor = null;
@@ -140,13 +142,9 @@ export class MessageList {
         " ",
         timeElement(message.created_at),
       ]),
-      el("span", { className: "body", text: message.body }),
     ]);
-    if (message.attachments?.length) {
-      const count = message.attachments.length;
-      const text = `${count} attachment${count > 1 ? "s" : ""}`;
-      node.append(el("span", { className: "muted", text }));
-    }
+    if (message.attachments?.length) node.append(attachmentList(message.attachments, this.fileUrl));
+    if (message.body) node.append(el("span", { className: "body", text: message.body }));
     return node;
   }
 

@@ -3,6 +3,7 @@
 
 import { describeError } from "./chat-api.js";
 import { el, show, snippetNodes, timeElement, watchSentinel } from "./chat-dom.js";
+import { messageSummary } from "./chat-files.js";
 
 const PAGE_SIZE = 30;
 const SEARCH_PAUSE_MS = 250;
@@ -237,7 +238,10 @@ export class Inbox {
     }
     const preview = conversation.snippet
       ? el("span", { className: "preview snippet" }, snippetNodes(conversation.snippet))
-      : el("span", { className: "preview", text: conversation.last_message?.body ?? "" });
+      : el("span", {
+          className: "preview",
+          text: conversation.last_message ? messageSummary(conversation.last_message) : "",
+        });
     const attrs = { type: "button", "data-id": conversation.id };
     return el("li", {}, [
       el("button", { className: "conversation", attrs }, [

@@ -1,8 +1,9 @@
 // The console's open chat: header with status and owner, the messages, the composer (taking or
 // taking over the chat as the API asks) and "Finish conversation".
 
-import { MessageIds, describeError } from "./chat-api.js";
+import { MessageIds, describeError, staffHeaders } from "./chat-api.js";
 import { el, sendOnEnter, show } from "./chat-dom.js";
+import { AttachmentTray } from "./chat-files.js";
 import { MessageList } from "./chat-thread.js";
 import { STATUS_LABEL } from "./desk-inbox.js";
 
@@ -36,6 +37,12 @@ export class ThreadPane {
     });
     sendOnEnter(this.ui.text, this.ui.composer);
     this.ui.finish.addEventListener("click", () => this.finish());
+    this.files = new AttachmentTray({
+      button: $("attach"),
+      input: $("attach-input"),
+      tray: $("upload-tray"),
+      headersFor: staffHeaders(),
+    });
   }
 
   async open(conversationId) {
@@ -46,6 +53,7 @@ export class ThreadPane {
     ui.title.textContent = "";
     ui.status.replaceChildren();
     ui.text.value = "";
+    this.files.clear();
     this.showError("");
     for (const part of [ui.head, ui.messagesBox, ui.composer]) show(part, true);
     show(ui.empty, false);
@@ -96,6 +104,7 @@ export class ThreadPane {
     show(ui.finish, !finished && !this.signedOut);
     show(ui.note, finished);
     ui.text.disabled = ui.send.disabled = finished || this.signedOut;
+    this.files.setDisabled(finished || this.signedOut);
   }
 
   /** A message.created event. */
@@ -125,18 +134,28 @@ export class ThreadPane {
 
   async submit() {
     const { ui } = this;
+    if (!this.id) return;
+    if (this.files.uploading()) {
+      this.showError("Wait for the files to finish uploading, then send.");
+      return;
+    }
     const body = ui.text.value.trim();
-    if (!body || !this.id) return;
+    const attachmentIds = this.files.ids();
+    if (!body && !attachmentIds.length) return;
     const id = this.id;
     ui.text.value = "";
-    const sent = await this.send(id, body);
-    if (!sent && this.id === id && !ui.text.value) ui.text.value = body;
+    const sent = await this.send(id, body, attachmentIds);
+    if (this.id !== id) return;
+    if (sent) this.files.clear();
+    else if (!ui.text.value) ui.text.value = body;
   }
 
-  async send(id, body) {
+  async send(id, body, attachmentIds) {
     const path = `/api/v1/conversations/${id}/messages`;
-    const clientMessageId = this.messageIds.idFor(path, body);
+    const content = [body, ...attachmentIds].join("\n");
+    const clientMessageId = this.messageIds.idFor(path, content);
     const message = { client_message_id: clientMessageId, body, take_over: false };
+    if (attachmentIds.length) message.attachment_ids = attachmentIds;
     this.showError("");
     try {
       for (;;) {
@@ -152,7 +171,7 @@ export class ThreadPane {
         }
       }
     } catch (error) {
-      this.messageIds.failed(path, body, message.client_message_id, error);
+      this.messageIds.failed(path, content, message.client_message_id, error);
       if (error.code === "conversation_finished") this.refresh();
       else if (this.id === id) this.showError(describeError(error));
       return false;
@@ -181,6 +200,7 @@ export class ThreadPane {
     this.signedOut = true;
     const { ui } = this;
     ui.text.disabled = ui.send.disabled = true;
+    this.files.setDisabled(true);
     show(ui.finish, false);
   }
 

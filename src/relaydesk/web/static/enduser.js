@@ -3,6 +3,7 @@
 
 import { ApiError, MessageIds, createApi, describeError } from "./chat-api.js";
 import { el, sendOnEnter, show } from "./chat-dom.js";
+import { AttachmentTray, blobUrls } from "./chat-files.js";
 import { STATUS_TEXT, connectSocket, socketUrl } from "./chat-socket.js";
 import { MessageList } from "./chat-thread.js";
 
@@ -29,6 +30,15 @@ const ui = {
 
 let token = null;
 let api = null;
+// Files load with the token, so the page shows them from blob: addresses.
+let fileUrl = null;
+const bearer = () => ({ Authorization: `Bearer ${token}` });
+const files = new AttachmentTray({
+  button: $("attach"),
+  input: $("attach-input"),
+  tray: $("upload-tray"),
+  headersFor: bearer,
+});
 let socket = null;
 let channels = new Map();
 const messageIds = new MessageIds();
@@ -69,7 +79,8 @@ function fail(error) {
 
 function start(newToken) {
   token = newToken;
-  api = createApi(() => ({ Authorization: `Bearer ${token}` }));
+  api = createApi(bearer);
+  fileUrl = blobUrls(bearer);
   const { name } = claimsOf(token);
   ui.who.textContent = name ? `Signed in as ${name}` : "Signed in";
   showError("");
@@ -144,6 +155,7 @@ function showChannels() {
 function closeChat() {
   open?.messages?.close();
   open = null;
+  files.clear();
 }
 
 async function openChannel(channelId) {
@@ -181,6 +193,7 @@ async function attach(conversationId) {
     fetchPage: (params) => api.get(`/api/v1/me/conversations/${conversationId}/messages`, params),
     ownSide: "end_user",
     onError: fail,
+    fileUrl,
   });
   await open.messages.loadLatest();
 }
@@ -189,6 +202,7 @@ function renderAvailability() {
   const available = open.channel.chat_enabled;
   show(ui.unavailable, !available);
   ui.text.disabled = ui.send.disabled = !available;
+  files.setDisabled(!available);
 }
 
 function onFrame({ type, data }) {
@@ -214,10 +228,12 @@ function updateChannel({ id, name, description, chat_enabled }) {
   }
 }
 
-async function send(body) {
+async function send(body, attachmentIds) {
   const channelId = open.channel.id;
   const path = `/api/v1/channels/${channelId}/chat/messages`;
-  const message = { client_message_id: messageIds.idFor(path, body), body };
+  const content = [body, ...attachmentIds].join("\n");
+  const message = { client_message_id: messageIds.idFor(path, content), body };
+  if (attachmentIds.length) message.attachment_ids = attachmentIds;
   try {
     const created = await api.send(path, message);
     if (!isOpen(channelId)) return true;
@@ -228,7 +244,7 @@ async function send(body) {
     }
     return true;
   } catch (error) {
-    messageIds.failed(path, body, message.client_message_id, error);
+    messageIds.failed(path, content, message.client_message_id, error);
     if (error.code === "chat_disabled") {
       updateChannel({ ...channels.get(channelId), chat_enabled: false });
     }
@@ -244,11 +260,21 @@ ui.followed.addEventListener("click", (event) => {
 $("back").addEventListener("click", showChannels);
 ui.composer.addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (!open) return;
+  if (files.uploading()) {
+    showError("Wait for the files to finish uploading, then send.");
+    return;
+  }
   const body = ui.text.value.trim();
-  if (!body || !open) return;
+  const attachmentIds = files.ids();
+  if (!body && !attachmentIds.length) return;
+  const channelId = open.channel.id;
   ui.text.value = "";
   showError("");
-  if (!(await send(body)) && !ui.text.value) ui.text.value = body;
+  const sent = await send(body, attachmentIds);
+  if (!isOpen(channelId)) return;
+  if (sent) files.clear();
+  else if (!ui.text.value) ui.text.value = body;
 });
 sendOnEnter(ui.text, ui.composer);
 ui.forget.addEventListener("click", () => askForToken(""));

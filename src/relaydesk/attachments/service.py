@@ -1,0 +1,179 @@
+"""Uploading attachments, who may fetch them, and binding them to the message that sends them.
+
+An attachment belongs to its uploader until a message references it; from then on the
+conversation's end user and the partner's staff may fetch it, and nobody else: anyone else gets
+the same 404 as for an id that does not exist.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk.attachments import schemas
+from relaydesk.attachments.files import clean_filename, file_type, inspect_file
+from relaydesk.attachments.models import Attachment, UploaderType
+from relaydesk.attachments.storage import Storage, delete_quietly, new_key
+from relaydesk.attachments.upload import ReceivedFile
+from relaydesk.auth.permissions import Permission
+from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
+from relaydesk.errors import InvalidInput, NotFound, PermissionDenied
+
+
+def _uploader_type(principal: Principal) -> UploaderType:
+    return UploaderType.STAFF if isinstance(principal, StaffPrincipal) else UploaderType.END_USER
+
+
+def check_can_upload(principal: Principal) -> None:
+    """End users send files into their chats; of staff, the partner's agents do."""
+    if isinstance(principal, StaffPrincipal) and not (
+        principal.partner_id and principal.can(Permission.CHAT_HANDLE)
+    ):
+        raise PermissionDenied(f"This needs the {Permission.CHAT_HANDLE} permission.")
+
+
+def _uploaded_by(principal: Principal) -> Select[tuple[Attachment]]:
+    return select(Attachment).where(
+        Attachment.tenant_id == principal.tenant_id,
+        Attachment.uploader_type == _uploader_type(principal),
+        Attachment.uploader_id == principal.id,
+    )
+
+
+def readable_attachments(principal: Principal) -> Select[tuple[Attachment]]:
+    """Attachments the principal may fetch: their own uploads, and those sent in
+    conversations they may read."""
+    own = (Attachment.uploader_type == _uploader_type(principal)) & (
+        Attachment.uploader_id == principal.id
+    )
+    if isinstance(principal, EndUserPrincipal):
+        audience = Attachment.end_user_id == principal.id
+    else:
+        audience = Attachment.partner_id == principal.partner_id
+    return select(Attachment).where(
+        Attachment.tenant_id == principal.tenant_id,
+        or_(own, (Attachment.message_id.is_not(None)) & audience),
+    )
+
+
+def attachment_view(attachment: Attachment) -> schemas.Attachment:
+    url = f"/api/v1/attachments/{attachment.id}"
+    return schemas.Attachment(
+        id=attachment.id,
+        kind=attachment.kind,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        url=url,
+        preview_url=f"{url}/preview" if attachment.preview_key else None,
+    )
+
+
+async def upload_attachment(
+    session: AsyncSession, principal: Principal, received: ReceivedFile, storage: Storage
+) -> schemas.Attachment:
+    """Checks the received file's content against its name, stores it with a preview for
+    images, and records it as the principal's (HD-11). The caller checked `check_can_upload`
+    before receiving the file."""
+    kind = file_type(received.filename)[1].kind
+    inspected = await asyncio.to_thread(inspect_file, received.path, received.filename)
+    key, preview_key = new_key(), new_key() if inspected.preview else None
+    try:
+        await storage.put(key, received.path)
+        if inspected.preview and preview_key:
+            await storage.put(preview_key, inspected.preview)
+        attachment = Attachment(
+            tenant_id=principal.tenant_id,
+            uploader_type=_uploader_type(principal),
+            uploader_id=principal.id,
+            kind=kind,
+            filename=clean_filename(received.filename),
+            content_type=inspected.content_type,
+            size=received.size,
+            storage_key=key,
+            preview_key=preview_key,
+            preview_size=inspected.preview.stat().st_size if inspected.preview else None,
+        )
+        session.add(attachment)
+        await session.flush()
+    except BaseException:
+        await delete_quietly(storage, key, preview_key)
+        raise
+    finally:
+        if inspected.preview:
+            inspected.preview.unlink(missing_ok=True)
+    return attachment_view(attachment)
+
+
+async def get_attachment(
+    session: AsyncSession, principal: Principal, attachment_id: uuid.UUID
+) -> Attachment:
+    attachment = await session.scalar(
+        readable_attachments(principal).where(Attachment.id == attachment_id)
+    )
+    if attachment is None:
+        raise NotFound("No such attachment.")
+    return attachment
+
+
+async def bind_to_message(
+    session: AsyncSession,
+    sender: Principal,
+    attachment_ids: Sequence[uuid.UUID],
+    *,
+    message_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    partner_id: uuid.UUID,
+    end_user_id: uuid.UUID,
+) -> list[schemas.Attachment]:
+    """Makes the sender's unsent uploads part of a message, in the order given. The rows are
+    locked, so of two messages racing for one upload only the first binds it.
+
+    Anything else — another person's upload, one sent already (here or in another
+    conversation), an unknown id — is a 422 naming the id, and nothing is bound.
+    """
+    attachments = {
+        attachment.id: attachment
+        for attachment in await session.scalars(
+            _uploaded_by(sender)
+            .where(Attachment.id.in_(attachment_ids), Attachment.message_id.is_(None))
+            .with_for_update()
+        )
+    }
+    unusable = [
+        {
+            "loc": ["body", "attachment_ids", index],
+            "msg": "No unsent upload of yours has this id.",
+        }
+        for index, attachment_id in enumerate(attachment_ids)
+        if attachment_id not in attachments
+    ]
+    if unusable:
+        raise InvalidInput("An attachment can't be sent.", extra={"errors": unusable})
+    for position, attachment_id in enumerate(attachment_ids):
+        attachment = attachments[attachment_id]
+        attachment.message_id, attachment.position = message_id, position
+        attachment.conversation_id, attachment.partner_id = conversation_id, partner_id
+        attachment.end_user_id = end_user_id
+    return [attachment_view(attachments[attachment_id]) for attachment_id in attachment_ids]
+
+
+async def attachments_of_messages(
+    session: AsyncSession, message_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[schemas.Attachment]]:
+    """Each message's attachments in the order they were sent, in one query."""
+    ids = list(message_ids)
+    by_message: dict[uuid.UUID, list[schemas.Attachment]] = {}
+    if not ids:
+        return by_message
+    statement = (
+        select(Attachment)
+        .where(Attachment.message_id.in_(ids))
+        .order_by(Attachment.message_id, Attachment.position)
+    )
+    for attachment in await session.scalars(statement):
+        assert attachment.message_id is not None
+        by_message.setdefault(attachment.message_id, []).append(attachment_view(attachment))
+    return by_message
