@@ -1,11 +1,17 @@
-"""The background worker in-process: its purge of expired credentials, and stopping on request."""
+"""The background worker in-process: its purges of expired credentials and of uploads never
+sent, and stopping on request."""
 
 import asyncio
+import io
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
+import pytest
+from PIL import Image
 from sqlalchemy import select
 
+from relaydesk.attachments.storage import LocalStorage
 from relaydesk.auth.models import ApiToken, WebSession
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.secrets import digest
@@ -20,7 +26,13 @@ from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.models import StaffUser
 from relaydesk.worker import run_jobs_once, run_worker
-from tests.factories import Factory
+from tests.chat.conftest import as_agent, new_follower
+from tests.factories import Factory, World
+
+
+@pytest.fixture
+def storage(settings: Settings) -> LocalStorage:
+    return LocalStorage(settings.data_dir / "attachments")
 
 
 async def api_token(database: Database, user: StaffUser, ttl: timedelta) -> str:
@@ -61,6 +73,7 @@ async def wait_until_gone(database: Database, token: str) -> None:
 class TestPurgeExpiredCredentials:
     async def test_expired_sessions_and_tokens_are_removed_live_ones_kept(
         self,
+        storage: LocalStorage,
         client: httpx.AsyncClient,
         database: Database,
         factory: Factory,
@@ -75,7 +88,7 @@ class TestPurgeExpiredCredentials:
         new_session = await web_session(database, settings, user)
         clock.advance(timedelta(days=13, minutes=1))  # the old session ended a minute ago
 
-        await run_jobs_once(database)
+        await run_jobs_once(database, storage)
 
         assert await stored_token_hashes(database) == {digest(long_token), digest(new_session)}
         assert await me_status(client, long_token) == 200
@@ -85,7 +98,7 @@ class TestPurgeExpiredCredentials:
             assert await staff_from_session_token(session, old_session) is None
 
     async def test_a_token_expiring_this_instant_is_removed(
-        self, client: httpx.AsyncClient, database: Database, factory: Factory
+        self, storage: LocalStorage, client: httpx.AsyncClient, database: Database, factory: Factory
     ) -> None:
         user = await factory.staff(await factory.tenant(), Role.TENANT_ADMIN)
         clock.freeze(now())
@@ -94,31 +107,31 @@ class TestPurgeExpiredCredentials:
         clock.advance(timedelta(hours=1))
         assert await me_status(client, ending) == 401
 
-        await run_jobs_once(database)
+        await run_jobs_once(database, storage)
 
         assert await stored_token_hashes(database) == {digest(later)}
         assert await me_status(client, later) == 200
 
     async def test_nothing_expired_leaves_every_credential(
-        self, database: Database, factory: Factory, settings: Settings
+        self, storage: LocalStorage, database: Database, factory: Factory, settings: Settings
     ) -> None:
         user = await factory.staff(await factory.tenant(), Role.TENANT_STAFF)
         token = await api_token(database, user, timedelta(minutes=5))
         session_token = await web_session(database, settings, user)
 
-        await run_jobs_once(database)
-        await run_jobs_once(database)
+        await run_jobs_once(database, storage)
+        await run_jobs_once(database, storage)
 
         assert await stored_token_hashes(database) == {digest(token), digest(session_token)}
 
 
 class TestRunWorker:
     async def test_returns_promptly_once_stop_is_set(
-        self, database: Database, settings: Settings
+        self, storage: LocalStorage, database: Database, settings: Settings
     ) -> None:
         assert settings.worker_poll_seconds >= 30
         stop = asyncio.Event()
-        worker = asyncio.create_task(run_worker(database, settings, stop))
+        worker = asyncio.create_task(run_worker(database, settings, stop, storage))
         await asyncio.sleep(0.3)
         assert not worker.done()
 
@@ -127,15 +140,15 @@ class TestRunWorker:
             await worker
 
     async def test_returns_at_once_when_stop_is_already_set(
-        self, database: Database, settings: Settings
+        self, storage: LocalStorage, database: Database, settings: Settings
     ) -> None:
         stop = asyncio.Event()
         stop.set()
         async with asyncio.timeout(2):
-            await run_worker(database, settings, stop)
+            await run_worker(database, settings, stop, storage)
 
     async def test_purges_at_start_and_again_on_each_poll(
-        self, database: Database, factory: Factory, settings: Settings
+        self, storage: LocalStorage, database: Database, factory: Factory, settings: Settings
     ) -> None:
         user = await factory.staff(await factory.tenant(), Role.TENANT_STAFF)
         clock.freeze(now())
@@ -145,7 +158,12 @@ class TestRunWorker:
         clock.advance(timedelta(minutes=2))
         stop = asyncio.Event()
         worker = asyncio.create_task(
-            run_worker(database, settings.model_copy(update={"worker_poll_seconds": 0.05}), stop)
+            run_worker(
+                database,
+                settings.model_copy(update={"worker_poll_seconds": 0.05}),
+                stop,
+                storage,
+            )
         )
         try:
             await wait_until_gone(database, first)
@@ -158,3 +176,59 @@ class TestRunWorker:
             stop.set()
             async with asyncio.timeout(2):
                 await worker
+
+
+class TestPurgeUnsentAttachments:
+    async def test_uploads_unsent_after_a_day_go_with_their_files_sent_ones_stay(
+        self,
+        client: httpx.AsyncClient,
+        database: Database,
+        factory: Factory,
+        settings: Settings,
+        storage: LocalStorage,
+        world: World,
+    ) -> None:
+        follower = await new_follower(client, world.tenant, world.a.channel)
+        assert (await follower.write()).status_code == 201
+        agent = await as_agent(client, factory, world.a.agent)
+        clock.freeze(now())
+        given_up, sent = await upload(client, agent.headers), await upload(client, agent.headers)
+        conversation_id = await follower.conversation_id()
+        reply = await client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"client_message_id": "with-file", "attachment_ids": [sent["id"]]},
+            headers=agent.headers,
+        )
+        assert reply.status_code == 201, reply.text
+        clock.advance(timedelta(days=1, seconds=1))
+        # Signed in again: the first credentials have expired by now.
+        agent = await as_agent(client, factory, world.a.agent)
+        fresh = await upload(client, agent.headers)
+        files_before = stored_files(storage)
+
+        await run_jobs_once(database, storage)
+
+        assert (await client.get(given_up["url"], headers=agent.headers)).status_code == 404
+        assert (await client.get(sent["url"], headers=agent.headers)).status_code == 200
+        assert (await client.get(fresh["url"], headers=agent.headers)).status_code == 200
+        # The given-up upload's file and its preview are gone; nothing else is.
+        assert len(files_before - stored_files(storage)) == 2
+        assert len(stored_files(storage)) == len(files_before) - 2
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "teal").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def upload(client: httpx.AsyncClient, headers: dict[str, str]) -> dict:
+    response = await client.post(
+        "/api/v1/attachments", files={"file": ("photo.png", png(), "image/png")}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def stored_files(storage: LocalStorage) -> set[Path]:
+    return {path for path in storage.root.rglob("*") if path.is_file()}

@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.failure_counter = failure_counter
         stop_worker = asyncio.Event()
         worker = (
-            asyncio.create_task(run_worker(database, settings, stop_worker))
+            asyncio.create_task(run_worker(database, settings, stop_worker, storage))
             if settings.run_worker
             else None
         )

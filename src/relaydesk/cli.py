@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import demo as demo_data
+from relaydesk.attachments.storage import open_storage
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.service import create_staff_user, end_user_token
 from relaydesk.catalogue.service import package_by_name
@@ -109,13 +110,15 @@ def worker() -> None:
 
     async def run() -> None:
         database = Database(settings.database_url)
+        storage = await open_storage(settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await run_worker(database, settings, stop)
+            await run_worker(database, settings, stop, storage)
         finally:
+            await storage.close()
             await database.dispose()
 
     asyncio.run(run())

@@ -8,6 +8,7 @@ the same 404 as for an id that does not exist.
 import asyncio
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,12 @@ from relaydesk.attachments.storage import Storage, delete_quietly, new_key
 from relaydesk.attachments.upload import ReceivedFile
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
+from relaydesk.clock import now
 from relaydesk.errors import InvalidInput, NotFound, PermissionDenied
+
+# An upload not sent within this time was given up on; the worker removes it.
+UNSENT_KEPT_FOR = timedelta(days=1)
+_PURGE_BATCH = 200
 
 
 def _uploader_type(principal: Principal) -> UploaderType:
@@ -177,3 +183,21 @@ async def attachments_of_messages(
         assert attachment.message_id is not None
         by_message.setdefault(attachment.message_id, []).append(attachment_view(attachment))
     return by_message
+
+
+async def purge_unsent_attachments(session: AsyncSession, storage: Storage) -> None:
+    """Removes uploads nobody sent within UNSENT_KEPT_FOR, rows and bytes.
+
+    The rows are locked first (others' locked rows skipped), so a message binding one of them
+    at this moment either wins and keeps it, or finds it gone and is refused.
+    """
+    expired = await session.scalars(
+        select(Attachment)
+        .where(Attachment.message_id.is_(None), Attachment.created_at < now() - UNSENT_KEPT_FOR)
+        .order_by(Attachment.created_at)
+        .limit(_PURGE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    for attachment in expired:
+        await delete_quietly(storage, attachment.storage_key, attachment.preview_key)
+        await session.delete(attachment)
