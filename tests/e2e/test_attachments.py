@@ -1,13 +1,14 @@
 """Files in a real chromium: the agent attaches an image from the console and the end user sees
 its preview; the end user sends a document back and the agent can download it."""
 
+import asyncio
 import io
 import re
 
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, Route, expect
 
 from relaydesk.config import Settings
 from tests.e2e.test_chat import (
@@ -54,6 +55,7 @@ class TestAttachmentsInTheBrowser:
     async def test_an_image_from_the_console_shows_as_a_preview_in_the_app(
         self,
         page: Page,
+        page_errors: list[str],
         app_page: Page,
         api: httpx.AsyncClient,
         live_server: str,
@@ -91,6 +93,7 @@ class TestAttachmentsInTheBrowser:
         assert await preview.evaluate("node => node.naturalWidth") == 320
         await app_page.screenshot(path=SCREENSHOTS / "app-attachment.png")
         await page.screenshot(path=SCREENSHOTS / "desk-attachment.png")
+        assert page_errors == []
 
     async def test_a_document_from_the_app_downloads_in_the_console(
         self,
@@ -105,7 +108,23 @@ class TestAttachmentsInTheBrowser:
         follower = await new_follower(api, world, "Noah")
         await open_app(app_page, live_server, follower)
         await app_page.get_by_role("button", name=world.a.channel.name).click()
+        held = asyncio.Event()
+
+        async def hold_upload(route: Route) -> None:
+            await held.wait()
+            await route.continue_()
+
+        await app_page.route("**/api/v1/attachments", hold_upload)
         await attach(app_page, "receipt.pdf", "application/pdf", PDF)
+        uploading = uploads(app_page).filter(has_text="receipt.pdf")
+        await expect(uploading.get_by_role("progressbar")).to_be_visible()
+        await composer(app_page).press("Enter")
+        await expect(app_page.get_by_role("alert")).to_have_text(
+            "Wait for the files to finish uploading, then send."
+        )
+        held.set()
+        await expect(uploading.get_by_role("progressbar")).to_be_hidden()
+        await app_page.unroute("**/api/v1/attachments", hold_upload)
         await attach(app_page, "not really.png", "image/png", b"<html>not an image</html>")
         await expect(uploads(app_page)).to_have_count(2)
         refused = uploads(app_page).filter(has_text="not really.png")
