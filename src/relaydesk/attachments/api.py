@@ -54,6 +54,16 @@ _UPLOAD_BODY = {
 }
 
 
+async def get_uploader(request: Request, settings: SettingsDep) -> Principal:
+    """Who is uploading, looked up in a transaction of its own and checked before the body is
+    read. The upload that follows may take minutes and must not hold a transaction meanwhile
+    (on SQLite, the process's one turn at the database)."""
+    async with request.app.state.database.transaction() as session:
+        principal = await get_principal(request, session, settings)
+    service.check_can_upload(principal)
+    return principal
+
+
 @router.post(
     "",
     status_code=201,
@@ -66,23 +76,22 @@ _UPLOAD_BODY = {
 )
 async def upload_attachment(
     request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Depends(get_uploader)],
     storage: StorageDep,
     settings: SettingsDep,
 ) -> schemas.Attachment:
     """Uploads one file (multipart field `file`), to be sent by referencing its id in a
     message. Allowed: images .png .jpg .jpeg .gif (10 MB), videos .mov .m4v .mp4 (50 MB),
     documents .odt .ppt .txt .doc .pdf (10 MB); the content must be what the extension says."""
-    # Before the body is read: whoever may not upload is not made to send the file first.
-    service.check_can_upload(principal)
 
     def limit_for(filename: str) -> int:
         return size_limit(settings, file_type(filename)[1].kind)
 
     received = await receive_file(request, limit_for, settings.data_dir / "uploads")
     try:
-        return await service.upload_attachment(session, principal, received, storage)
+        return await service.upload_attachment(
+            request.app.state.database, principal, received, storage
+        )
     finally:
         received.path.unlink(missing_ok=True)
 

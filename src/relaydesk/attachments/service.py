@@ -21,6 +21,7 @@ from relaydesk.attachments.upload import ReceivedFile
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.clock import now
+from relaydesk.db import Database
 from relaydesk.errors import InvalidInput, NotFound, PermissionDenied
 
 # An upload not sent within this time was given up on; the worker removes it.
@@ -78,11 +79,15 @@ def attachment_view(attachment: Attachment) -> schemas.Attachment:
 
 
 async def upload_attachment(
-    session: AsyncSession, principal: Principal, received: ReceivedFile, storage: Storage
+    database: Database, principal: Principal, received: ReceivedFile, storage: Storage
 ) -> schemas.Attachment:
     """Checks the received file's content against its name, stores it with a preview for
     images, and records it as the principal's (HD-11). The caller checked `check_can_upload`
-    before receiving the file."""
+    before receiving the file.
+
+    Checking and storing take a while (a video into a bucket), so they happen outside any
+    transaction; only recording the row takes one, briefly.
+    """
     kind = file_type(received.filename)[1].kind
     inspected = await asyncio.to_thread(inspect_file, received.path, received.filename)
     key, preview_key = new_key(), new_key() if inspected.preview else None
@@ -102,8 +107,8 @@ async def upload_attachment(
             preview_key=preview_key,
             preview_size=inspected.preview.stat().st_size if inspected.preview else None,
         )
-        session.add(attachment)
-        await session.flush()
+        async with database.transaction() as session:
+            session.add(attachment)
     except BaseException:
         await delete_quietly(storage, key, preview_key)
         raise

@@ -164,7 +164,7 @@ async def detailed_views(
 ) -> list[schemas.Conversation]:
     """Rows of `with_details` as the API shows them."""
     snippets = snippets or {}
-    last_messages = [row[4] for row in rows if row[4] is not None]
+    last_messages = [last for *_, last, _unread in rows if last is not None]
     last_views = {view.id: view for view in await message_views(session, last_messages)}
     return [
         detailed_view(
