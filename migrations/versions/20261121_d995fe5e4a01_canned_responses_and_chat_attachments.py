@@ -62,15 +62,15 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_canned_response")),
         sa.UniqueConstraint(
-            "category_id", "title", name=op.f("uq_canned_response_category_id_title")
-        ),
-        sa.UniqueConstraint(
             "partner_id", "shortcode", name=op.f("uq_canned_response_partner_id_shortcode")
         ),
     )
     with op.batch_alter_table("canned_response", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_canned_response_category_id"), ["category_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_canned_response_title", ["category_id", sa.text("lower(title)")], unique=True
         )
 
     op.create_table(
@@ -126,6 +126,7 @@ def downgrade() -> None:
 
     op.drop_table("attachment")
     with op.batch_alter_table("canned_response", schema=None) as batch_op:
+        batch_op.drop_index("uq_canned_response_title")
         batch_op.drop_index(batch_op.f("ix_canned_response_category_id"))
 
     op.drop_table("canned_response")

@@ -18,6 +18,8 @@ from relaydesk.attachments.storage import open_storage
 from relaydesk.auth import api as auth_api
 from relaydesk.auth import pages as auth_pages
 from relaydesk.auth.verified_tokens import VerifiedTokens
+from relaydesk.canned import api as canned_api
+from relaydesk.canned import pages as canned_pages
 from relaydesk.catalogue import api as catalogue_api
 from relaydesk.chat import api as chat_api
 from relaydesk.chat import pages as chat_pages
@@ -105,8 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_api.router,
         tenancy_api.router,
         catalogue_api.router,
+        canned_api.router,
         auth_pages.router,
         chat_pages.router,
+        canned_pages.router,
         web_pages.router,
     ):
         app.include_router(router)

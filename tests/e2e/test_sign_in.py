@@ -112,7 +112,7 @@ class TestLandingAfterSignIn:
         async with page.expect_navigation():
             await page.get_by_role("button", name="Sign in").click()
         assert path_of(page) == "/desk/canned"
-        await expect(page.get_by_role("heading", name="Not available yet")).to_be_visible()
+        await expect(page.get_by_role("heading", name="Canned responses")).to_be_visible()
 
 
 class TestWrongPassword:

@@ -396,7 +396,6 @@ class TestNavigation:
     @pytest.mark.parametrize(
         ("role", "path"),
         [
-            (Role.AGENT, "/desk/canned"),
             (Role.AGENT, "/desk/analytics"),
             (Role.PARTNER_ADMIN, "/partner/engagements"),
             (Role.PARTNER_ADMIN, "/partner/webhooks"),

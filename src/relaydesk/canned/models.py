@@ -29,7 +29,8 @@ class CannedCategory(Base):
 class CannedResponse(Base):
     __tablename__ = "canned_response"
     __table_args__ = (
-        sa.UniqueConstraint("category_id", "title"),
+        # Titles differ in more than case within a category.
+        sa.Index("uq_canned_response_title", "category_id", sa.text("lower(title)"), unique=True),
         # A shortcut picks exactly one response of the partner's.
         sa.UniqueConstraint("partner_id", "shortcode"),
     )

@@ -408,3 +408,23 @@ async def followed_channel_ids(
     return list(
         await session.scalars(select(Follow.channel_id).where(Follow.end_user_id == end_user.id))
     )
+
+
+async def end_user_name(
+    session: AsyncSession, staff: StaffPrincipal, end_user_id: uuid.UUID
+) -> str:
+    """The name of an end user of the staff member's tenant (end users belong to the tenant)."""
+    name = await session.scalar(
+        select(EndUser.name).where(EndUser.id == end_user_id, EndUser.tenant_id == staff.tenant_id)
+    )
+    if name is None:
+        raise NotFound("No such end user.")
+    return name
+
+
+async def lock_partner(session: AsyncSession, staff: StaffPrincipal) -> None:
+    """Holds the staff member's partner row until the transaction ends (PostgreSQL), so that
+    changes to a list kept in order per partner take turns, even while the list is empty."""
+    await session.execute(
+        select(Partner.id).where(Partner.id == staff.partner_id).with_for_update()
+    )

@@ -85,6 +85,7 @@ AREAS: tuple[Area, ...] = (
         Permission.CHAT_HANDLE,
         "Help Desk",
         True,
+        built=True,
         about="Categories of pre-set answers to insert into chats.",
     ),
     Area(

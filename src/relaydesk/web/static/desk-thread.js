@@ -1,6 +1,7 @@
 // The console's open chat: header with status and owner, the messages, the composer (taking or
 // taking over the chat as the API asks) and "Finish conversation".
 
+import { CannedPicker } from "./canned-picker.js";
 import { MessageIds, describeError, staffHeaders } from "./chat-api.js";
 import { el, sendOnEnter, show } from "./chat-dom.js";
 import { AttachmentTray } from "./chat-files.js";
@@ -36,6 +37,7 @@ export class ThreadPane {
       this.submit();
     });
     sendOnEnter(this.ui.text, this.ui.composer);
+    this.canned = new CannedPicker({ api, textarea: this.ui.text, conversationId: () => this.id });
     this.ui.finish.addEventListener("click", () => this.finish());
     this.files = new AttachmentTray({
       button: $("attach"),
