@@ -531,10 +531,27 @@ class TestDemo:
                 json={"email": "ana@aurora.example", "password": demo["password"]},
             )
         ).json()["access_token"]
-        counts = await client.get(
-            "/api/v1/conversations/counts", headers={"Authorization": f"Bearer {token}"}
-        )
+        ana = {"Authorization": f"Bearer {token}"}
+        counts = await client.get("/api/v1/conversations/counts", headers=ana)
         assert counts.json() == {"mine": 1, "unanswered": 1, "active": 2, "finished": 1}
+        # And with canned responses to insert, placeholders filled for the chat.
+        conversations = await client.get(
+            "/api/v1/conversations",
+            params={"filter": "mine"},
+            headers=ana,
+        )
+        (mine,) = conversations.json()["items"]
+        canned = await client.get(
+            "/api/v1/canned/responses",
+            params={"q": "hi"},
+            headers=ana,
+        )
+        welcome = canned.json()["items"][0]
+        assert welcome["shortcode"] == "hi"
+        filled = await client.get(
+            f"/api/v1/conversations/{mine['id']}/canned/{welcome['id']}", headers=ana
+        )
+        assert filled.json()["text"] == "Hi Bruno Costa! This is Ana Kovač from Aurora Deals."
 
     async def test_second_run_loads_nothing_and_repeats_the_sign_ins(
         self, relaydesk: Relaydesk, client: httpx.AsyncClient, database: Database

@@ -1,4 +1,5 @@
-"""Demo data for `relaydesk demo`: a tenant with partners, staff, channels, followers and chats."""
+"""Demo data for `relaydesk demo`: a tenant with partners, staff, channels, followers, chats and
+canned responses."""
 
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,8 @@ from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.principal import EndUserPrincipal
 from relaydesk.auth.service import create_staff_user, end_user_token, principal_of
+from relaydesk.canned.schemas import CannedCategoryCreate, CannedResponseCreate
+from relaydesk.canned.service import create_category, create_response
 from relaydesk.catalogue.models import BillingPeriod, EngagementType
 from relaydesk.catalogue.schemas import PackageCreate
 from relaydesk.catalogue.service import create_package
@@ -129,6 +132,41 @@ CONVERSATIONS = [
         None,
     ),
 ]
+# Café Aurora's canned responses: category, then (title, shortcut, text).
+CANNED = [
+    (
+        "Greetings",
+        [
+            (
+                "Welcome",
+                "hi",
+                "Hi {{end_user.name}}! This is {{agent.name}} from {{channel.name}}.",
+            ),
+            ("Goodbye", "bye", "Thanks for writing to us, {{end_user.name}}. Have a lovely day!"),
+        ],
+    ),
+    (
+        "Opening hours",
+        [
+            (
+                "Hours",
+                "hours",
+                "We're open Monday to Saturday 7:00–19:00 and Sunday 9:00–15:00.",
+            ),
+        ],
+    ),
+    (
+        "Coupons",
+        [
+            (
+                "Coupon not working",
+                "coupon",
+                "Sorry about that! Show the coupon's code at the counter and we'll apply it "
+                "by hand. Which coupon was it?",
+            ),
+        ],
+    ),
+]
 END_USERS = [
     "Amira Haddad",
     "Bruno Costa",
@@ -223,6 +261,17 @@ async def _create(session: AsyncSession) -> Tenant:
             name=name,
             password=PASSWORD,
         )
+
+    canned_editor = principal_of(staff["maja@aurora.example"])
+    for category_name, responses in CANNED:
+        category = await create_category(
+            session, canned_editor, CannedCategoryCreate(name=category_name)
+        )
+        for title, shortcode, body in responses:
+            data = CannedResponseCreate(
+                category_id=category.id, title=title, shortcode=shortcode, body=body
+            )
+            await create_response(session, canned_editor, data)
 
     followable = [c for c in channels if c.partner_id != partners["Old Harbor Records"].id]
     end_users = {}
