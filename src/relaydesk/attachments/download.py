@@ -44,6 +44,14 @@ def content_disposition(filename: str, *, inline: bool) -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether `If-None-Match` names this file: `*`, or a list holding its tag (weak or not)."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
 def stream_file(
     request: Request,
     storage: Storage,
@@ -61,7 +69,7 @@ def stream_file(
         "Cache-Control": "private, max-age=86400",
         "ETag": etag,
     }
-    if request.headers.get("if-none-match") == etag:
+    if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     # A range for another version of the file would be a stale piece: send the whole file.
     if_range = request.headers.get("if-range")

@@ -15,6 +15,7 @@ from typing import IO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from relaydesk.attachments.files import TooLarge
@@ -157,6 +158,12 @@ async def receive_file(
     except MultipartParseError as error:
         receiver.discard()
         raise _invalid("The multipart body could not be read.") from error
+    except HTTPException as error:
+        receiver.discard()
+        if error.status_code == 413:
+            # The body outgrew the cap for uploads: larger than any file may be.
+            raise TooLarge("The upload is larger than any file may be.") from error
+        raise
     except BaseException:
         receiver.discard()
         raise
