@@ -25,6 +25,7 @@ from relaydesk.chat import api as chat_api
 from relaydesk.chat import pages as chat_pages
 from relaydesk.config import Settings
 from relaydesk.db import Database
+from relaydesk.engagements import api as engagements_api
 from relaydesk.errors import install_error_handlers
 from relaydesk.headers import SecurityHeaders
 from relaydesk.logs import configure_logging
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tenancy_api.router,
         catalogue_api.router,
         canned_api.router,
+        engagements_api.router,
         auth_pages.router,
         chat_pages.router,
         canned_pages.router,

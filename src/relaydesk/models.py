@@ -7,6 +7,7 @@ from relaydesk.canned.models import CannedCategory, CannedResponse
 from relaydesk.catalogue.models import Package
 from relaydesk.chat.models import ChatSession, Conversation, ConversationRead, Message
 from relaydesk.db import Base
+from relaydesk.engagements.models import Engagement
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, Tenant
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Conversation",
     "ConversationRead",
     "EndUser",
+    "Engagement",
     "Follow",
     "Message",
     "Package",

@@ -82,10 +82,12 @@ async def upload_attachment(
 ) -> schemas.Attachment:
     """Uploads one file (multipart field `file`), to be sent by referencing its id in a
     message. Allowed: images .png .jpg .jpeg .gif (10 MB), videos .mov .m4v .mp4 (50 MB),
-    documents .odt .ppt .txt .doc .pdf (10 MB); the content must be what the extension says."""
+    documents .odt .ppt .txt .doc .pdf (10 MB); staff with `engagements.manage` also
+    engagement content files .mp3 .m4a .ogg .zip (as documents). The content must be what the
+    extension says."""
 
     def limit_for(filename: str) -> int:
-        return size_limit(settings, file_type(filename)[1].kind)
+        return size_limit(settings, file_type(filename, principal)[1].kind)
 
     received = await receive_file(request, limit_for, settings.data_dir / "uploads")
     try:

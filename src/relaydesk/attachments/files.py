@@ -8,6 +8,7 @@ route runs `inspect_file` in a worker thread.
 import codecs
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -15,6 +16,8 @@ import filetype
 from PIL import Image, ImageOps
 
 from relaydesk.attachments.models import AttachmentKind
+from relaydesk.auth.permissions import Permission
+from relaydesk.auth.principal import Principal, StaffPrincipal
 from relaydesk.config import Settings
 from relaydesk.errors import AppError
 
@@ -48,6 +51,15 @@ FILE_TYPES: dict[str, FileType] = {
     ".txt": FileType(AttachmentKind.DOCUMENT, (_TEXT,)),
 }
 
+# Engagement content files (ringtones, sticker packs): uploaded by staff who manage
+# engagements, never sent as chat files by anyone else.
+CONTENT_FILE_TYPES: dict[str, FileType] = FILE_TYPES | {
+    ".mp3": FileType(AttachmentKind.DOCUMENT, ("audio/mpeg",)),
+    ".m4a": FileType(AttachmentKind.DOCUMENT, ("audio/mp4",)),
+    ".ogg": FileType(AttachmentKind.DOCUMENT, ("audio/ogg",)),
+    ".zip": FileType(AttachmentKind.DOCUMENT, ("application/zip",)),
+}
+
 # Enough of the start of a file for every signature the detector knows.
 HEAD_BYTES = 8192
 PREVIEW_SIZE = (320, 320)
@@ -65,16 +77,28 @@ class TooLarge(AppError):
     code = "attachment_too_large"
 
 
-def allowed_list() -> str:
-    return " ".join(sorted(FILE_TYPES))
+def file_types_for(principal: Principal | None) -> Mapping[str, FileType]:
+    """The extensions `principal` may upload: everyone the chat files, staff who manage
+    engagements also their content files. Without a principal, the chat files."""
+    if isinstance(principal, StaffPrincipal) and principal.can(Permission.ENGAGEMENTS_MANAGE):
+        return CONTENT_FILE_TYPES
+    return FILE_TYPES
 
 
-def file_type(filename: str) -> tuple[str, FileType]:
-    """The extension of `filename` and what it allows; 415 for any other extension."""
+def allowed_list(principal: Principal | None = None) -> str:
+    return " ".join(sorted(file_types_for(principal)))
+
+
+def file_type(filename: str, principal: Principal | None = None) -> tuple[str, FileType]:
+    """The extension of `filename` and what it allows `principal`; 415 for any other
+    extension."""
     extension = PurePosixPath(filename.lower()).suffix
-    if extension not in FILE_TYPES:
-        raise TypeNotAllowed(f"Files of this type can't be sent. Allowed: {allowed_list()}.")
-    return extension, FILE_TYPES[extension]
+    allowed = file_types_for(principal)
+    if extension not in allowed:
+        raise TypeNotAllowed(
+            f"Files of this type can't be sent. Allowed: {allowed_list(principal)}."
+        )
+    return extension, allowed[extension]
 
 
 def size_limit(settings: Settings, kind: AttachmentKind) -> int:
@@ -105,12 +129,13 @@ class Inspected:
     preview: Path | None
 
 
-def inspect_file(path: Path, filename: str) -> Inspected:
+def inspect_file(path: Path, filename: str, principal: Principal | None = None) -> Inspected:
     """What the file really is, checked against its extension; a preview for images.
 
-    415 `attachment_type_not_allowed` when the content disagrees with the extension.
+    415 `attachment_type_not_allowed` when the extension is not one `principal` may upload or
+    the content disagrees with it.
     """
-    extension, allowed = file_type(filename)
+    extension, allowed = file_type(filename, principal)
     with path.open("rb") as file:
         head = file.read(HEAD_BYTES)
     detected = filetype.guess_mime(head)

@@ -22,8 +22,8 @@ class UploaderType(StrEnum):
 
 
 class Attachment(Base):
-    """An uploaded file. Until a message references it only its uploader may fetch it; from
-    then on the conversation's end user and the partner's staff may."""
+    """An uploaded file. Until a message or an engagement uses it only its uploader may fetch
+    it; from then on the partner's staff may, and for a message the conversation's end user."""
 
     __tablename__ = "attachment"
     __table_args__ = (sa.Index("ix_attachment_message", "message_id", "position"),)
@@ -42,6 +42,8 @@ class Attachment(Base):
     preview_key: Mapped[str | None] = mapped_column(sa.String(100))
     preview_size: Mapped[int | None]
     # Set once, when a message references the attachment: the message and who may read it.
+    # `partner_id` alone is also set when an engagement uses the file: its partner's staff may
+    # read it, and the worker keeps it.
     message_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("message.id", ondelete="CASCADE")
     )

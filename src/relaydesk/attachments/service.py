@@ -1,23 +1,26 @@
-"""Uploading attachments, who may fetch them, and binding them to the message that sends them.
+"""Uploading attachments, who may fetch them, and binding them to the message that sends them
+or the engagements that show them.
 
-An attachment belongs to its uploader until a message references it; from then on the
-conversation's end user and the partner's staff may fetch it, and nobody else: anyone else gets
-the same 404 as for an id that does not exist.
+An attachment belongs to its uploader until a message or an engagement uses it; from then on
+the partner's staff may fetch it, and for a message the conversation's end user, and nobody
+else: anyone else gets the same 404 as for an id that does not exist.
 """
 
 import asyncio
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.attachments import schemas
 from relaydesk.attachments.files import clean_filename, file_type, inspect_file
-from relaydesk.attachments.models import Attachment, UploaderType
+from relaydesk.attachments.models import Attachment, AttachmentKind, UploaderType
 from relaydesk.attachments.storage import Storage, delete_quietly, new_key
 from relaydesk.attachments.upload import ReceivedFile
+from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.clock import now
@@ -56,13 +59,12 @@ def readable_attachments(principal: Principal) -> Select[tuple[Attachment]]:
         Attachment.uploader_id == principal.id
     )
     if isinstance(principal, EndUserPrincipal):
-        audience = Attachment.end_user_id == principal.id
-    else:
+        audience = Attachment.message_id.is_not(None) & (Attachment.end_user_id == principal.id)
+    elif principal.partner_id is not None:
         audience = Attachment.partner_id == principal.partner_id
-    return select(Attachment).where(
-        Attachment.tenant_id == principal.tenant_id,
-        or_(own, (Attachment.message_id.is_not(None)) & audience),
-    )
+    else:
+        audience = false()
+    return select(Attachment).where(Attachment.tenant_id == principal.tenant_id, or_(own, audience))
 
 
 def attachment_view(attachment: Attachment) -> schemas.Attachment:
@@ -88,8 +90,8 @@ async def upload_attachment(
     Checking and storing take a while (a video into a bucket), so they happen outside any
     transaction; only recording the row takes one, briefly.
     """
-    kind = file_type(received.filename)[1].kind
-    inspected = await asyncio.to_thread(inspect_file, received.path, received.filename)
+    kind = file_type(received.filename, principal)[1].kind
+    inspected = await asyncio.to_thread(inspect_file, received.path, received.filename, principal)
     key, preview_key = new_key(), new_key() if inspected.preview else None
     try:
         await storage.put(key, received.path)
@@ -171,6 +173,64 @@ async def bind_to_message(
     return [attachment_view(attachments[attachment_id]) for attachment_id in attachment_ids]
 
 
+@dataclass(frozen=True)
+class FileReference:
+    """An upload an engagement's `data` refers to: where (for the error), which, and the
+    kinds it may be."""
+
+    loc: tuple[str | int, ...]
+    attachment_id: uuid.UUID
+    kinds: frozenset[AttachmentKind]
+
+
+_KIND_NAMES = {
+    frozenset({AttachmentKind.IMAGE}): "an image",
+    frozenset({AttachmentKind.IMAGE, AttachmentKind.VIDEO}): "an image or a video",
+}
+
+
+async def claim_engagement_files(
+    session: AsyncSession, staff: StaffPrincipal, references: Sequence[FileReference]
+) -> None:
+    """Makes the referenced uploads the partner's, kept for its engagements: each must be an
+    upload by staff of `staff`'s partner, not sent in a chat, and of one of the kinds allowed
+    there; else a 422 naming each field at fault, and nothing is claimed."""
+    if not references:
+        return
+    partner_staff = select(StaffUser.id).where(StaffUser.partner_id == staff.partner_id)
+    kinds = dict(
+        (
+            await session.execute(
+                select(Attachment.id, Attachment.kind).where(
+                    Attachment.id.in_({reference.attachment_id for reference in references}),
+                    Attachment.tenant_id == staff.tenant_id,
+                    Attachment.uploader_type == UploaderType.STAFF,
+                    Attachment.uploader_id.in_(partner_staff),
+                    Attachment.message_id.is_(None),
+                )
+            )
+        ).all()
+    )
+    errors = []
+    for reference in references:
+        kind = kinds.get(reference.attachment_id)
+        if kind is None:
+            msg = "No unsent upload by your partner's staff has this id."
+        elif kind not in reference.kinds:
+            msg = f"This file must be {_KIND_NAMES.get(reference.kinds, 'another kind')}."
+        else:
+            continue
+        errors.append({"loc": ["body", *reference.loc], "msg": msg})
+    if errors:
+        raise InvalidInput("A file can't be used here.", extra={"errors": errors})
+    await session.execute(
+        update(Attachment)
+        .where(Attachment.id.in_(kinds))
+        .values(partner_id=staff.partner_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def attachments_of_messages(
     session: AsyncSession, message_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[schemas.Attachment]]:
@@ -191,14 +251,19 @@ async def attachments_of_messages(
 
 
 async def purge_unsent_attachments(session: AsyncSession, storage: Storage) -> None:
-    """Removes uploads nobody sent within UNSENT_KEPT_FOR, rows and bytes.
+    """Removes uploads nobody used within UNSENT_KEPT_FOR (not sent in a chat, not kept for
+    an engagement), rows and bytes.
 
     The rows are locked first (others' locked rows skipped), so a message binding one of them
     at this moment either wins and keeps it, or finds it gone and is refused.
     """
     expired = await session.scalars(
         select(Attachment)
-        .where(Attachment.message_id.is_(None), Attachment.created_at < now() - UNSENT_KEPT_FOR)
+        .where(
+            Attachment.partner_id.is_(None),
+            Attachment.message_id.is_(None),
+            Attachment.created_at < now() - UNSENT_KEPT_FOR,
+        )
         .order_by(Attachment.created_at)
         .limit(_PURGE_BATCH)
         .with_for_update(skip_locked=True)

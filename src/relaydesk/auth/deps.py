@@ -89,15 +89,17 @@ StaffDep = Annotated[StaffPrincipal, Depends(get_staff)]
 EndUserDep = Annotated[EndUserPrincipal, Depends(get_end_user)]
 
 
-def require(permission: Permission) -> Any:
+def require(*permissions: Permission) -> Any:
     """The one permission check, used as a route parameter's type: `staff: require(P.X)`.
 
-    Staff without `permission` get 403 `permission_denied`; anyone else as for `StaffDep`.
+    With several permissions, any one of them will do. Staff without get 403
+    `permission_denied`; anyone else as for `StaffDep`.
     """
 
     async def check(staff: StaffDep) -> StaffPrincipal:
-        if not staff.can(permission):
-            raise PermissionDenied(f"This needs the {permission} permission.")
+        if not any(staff.can(permission) for permission in permissions):
+            needed = " or ".join(str(permission) for permission in permissions)
+            raise PermissionDenied(f"This needs the {needed} permission.")
         return staff
 
     return Annotated[StaffPrincipal, Depends(check)]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.audit.service import record
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
-from relaydesk.catalogue.models import Package
+from relaydesk.catalogue.models import EngagementType, Package
 from relaydesk.errors import Conflict, InvalidInput, NotFound
 from relaydesk.pagination import PageParams, paginate
 from relaydesk.realtime import topics
@@ -428,3 +428,18 @@ async def lock_partner(session: AsyncSession, staff: StaffPrincipal) -> None:
     await session.execute(
         select(Partner.id).where(Partner.id == staff.partner_id).with_for_update()
     )
+
+
+async def allowed_engagement_types(
+    session: AsyncSession, staff: StaffPrincipal
+) -> frozenset[EngagementType]:
+    """The engagement types the staff member's partner may create and send: those its
+    package allows. Tenant staff have none."""
+    if staff.partner_id is None:
+        return frozenset()
+    types = await session.scalar(
+        select(Package.engagement_types)
+        .join(Partner, Partner.package_id == Package.id)
+        .where(Partner.id == staff.partner_id)
+    )
+    return frozenset(EngagementType(value) for value in types or ())
