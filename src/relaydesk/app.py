@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalogue_api.router,
         canned_api.router,
         engagements_api.router,
+        engagements_api.delivery_router,
         auth_pages.router,
         chat_pages.router,
         canned_pages.router,

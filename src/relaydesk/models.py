@@ -7,7 +7,7 @@ from relaydesk.canned.models import CannedCategory, CannedResponse
 from relaydesk.catalogue.models import Package
 from relaydesk.chat.models import ChatSession, Conversation, ConversationRead, Message
 from relaydesk.db import Base
-from relaydesk.engagements.models import Engagement
+from relaydesk.engagements.models import Engagement, EngagementActivity, EngagementDelivery
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, Tenant
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "ConversationRead",
     "EndUser",
     "Engagement",
+    "EngagementActivity",
+    "EngagementDelivery",
     "Follow",
     "Message",
     "Package",

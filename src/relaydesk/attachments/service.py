@@ -25,6 +25,7 @@ from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.clock import now
 from relaydesk.db import Database
+from relaydesk.engagements.files import delivered_file
 from relaydesk.errors import InvalidInput, NotFound, PermissionDenied
 
 # An upload not sent within this time was given up on; the worker removes it.
@@ -53,13 +54,16 @@ def _uploaded_by(principal: Principal) -> Select[tuple[Attachment]]:
 
 
 def readable_attachments(principal: Principal) -> Select[tuple[Attachment]]:
-    """Attachments the principal may fetch: their own uploads, and those sent in
-    conversations they may read."""
+    """Attachments the principal may fetch: their own uploads, those sent in conversations
+    they may read, and for an end user the files of engagements given to them."""
     own = (Attachment.uploader_type == _uploader_type(principal)) & (
         Attachment.uploader_id == principal.id
     )
     if isinstance(principal, EndUserPrincipal):
-        audience = Attachment.message_id.is_not(None) & (Attachment.end_user_id == principal.id)
+        sent_to_them = Attachment.message_id.is_not(None) & (Attachment.end_user_id == principal.id)
+        # Files kept for engagements reach the end users the engagements were given to.
+        delivered = Attachment.partner_id.is_not(None) & Attachment.message_id.is_(None)
+        audience = sent_to_them | (delivered & delivered_file(principal.id, Attachment.id))
     elif principal.partner_id is not None:
         audience = Attachment.partner_id == principal.partner_id
     else:

@@ -85,6 +85,8 @@ class Message(Base):
     body: Mapped[str] = mapped_column(sa.Text, default="")
     client_message_id: Mapped[str | None] = mapped_column(sa.String(100))
     activity: Mapped[dict[str, Any] | None]
+    # For kind `engagement`: the card as sent ({id, type, title, description, data, delivery_id}).
+    engagement: Mapped[dict[str, Any] | None]
     created_at: Mapped[CreatedAt]
 
 

@@ -9,6 +9,7 @@ statement, decides in memory, and writes with statements built once at import.
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,9 @@ from relaydesk.chat.models import (
 from relaydesk.chat.views import detailed_view, message_view, message_views
 from relaydesk.clock import now
 from relaydesk.db import InsertUnlessDuplicate, uuid7
+from relaydesk.engagements import deliveries
+from relaydesk.engagements.models import Engagement
+from relaydesk.engagements.schemas import EngagementSend
 from relaydesk.errors import Conflict, NotFound, PermissionDenied
 from relaydesk.tenancy import service as tenancy
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerStatus
@@ -231,6 +235,7 @@ def _next_message(
     body: str,
     client_message_id: str | None = None,
     activity: dict[str, object] | None = None,
+    engagement: dict[str, Any] | None = None,
 ) -> Message:
     """The conversation's next message (not stored yet); its seq is taken under the lock."""
     at = now()
@@ -249,6 +254,7 @@ def _next_message(
         body=body,
         client_message_id=client_message_id,
         activity=activity,
+        engagement=engagement,
         created_at=at,
     )
 
@@ -535,6 +541,34 @@ def _take(locked: _Locked, staff: StaffPrincipal, *, take_over: bool) -> list[Me
     return [line]
 
 
+# What an agent sends, composed under the lock: the message to store (its seq taken), and
+# once stored, how the API shows it (after storing what belongs to it).
+_Compose = Callable[[_Locked], Awaitable[Message]]
+_Complete = Callable[[_Locked, Message], Awaitable[schemas.Message]]
+
+
+async def _send_as_agent(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    conversation_id: uuid.UUID,
+    client_message_id: str,
+    take_over: bool,
+    compose: _Compose,
+    complete: _Complete,
+) -> tuple[schemas.Message, bool]:
+    """The path every agent's send takes: lock, replay check, take, write, announce."""
+    locked = await _lock_by_id(session, staff, conversation_id, client_message_id)
+    if locked.replayed:
+        return await _earlier(session, locked, staff, client_message_id), False
+    lines = _take(locked, staff, take_over=take_over)
+    sent = await compose(locked)
+    if not await _write(session, locked, staff, sent, lines):
+        return await _earlier(session, locked, staff, client_message_id), False
+    view = await complete(locked, sent)
+    _announce(session, locked, [*map(message_view, lines), view], status_changed=bool(lines))
+    return view, True
+
+
 async def send_agent_message(
     session: AsyncSession,
     staff: StaffPrincipal,
@@ -543,16 +577,65 @@ async def send_agent_message(
 ) -> tuple[schemas.Message, bool]:
     """An agent's reply, taking or (with `take_over`) overtaking the chat first. Returns the
     message and whether it is new (False for a retry)."""
-    locked = await _lock_by_id(session, staff, conversation_id, data.client_message_id)
-    if locked.replayed:
-        return await _earlier(session, locked, staff, data.client_message_id), False
-    lines = _take(locked, staff, take_over=data.take_over)
-    sent = _sent(locked, staff, data)
-    if not await _write(session, locked, staff, sent, lines):
-        return await _earlier(session, locked, staff, data.client_message_id), False
-    view = await _sent_view(session, locked, staff, sent, data)
-    _announce(session, locked, [*map(message_view, lines), view], status_changed=bool(lines))
-    return view, True
+
+    async def compose(locked: _Locked) -> Message:
+        return _sent(locked, staff, data)
+
+    async def complete(locked: _Locked, sent: Message) -> schemas.Message:
+        return await _sent_view(session, locked, staff, sent, data)
+
+    return await _send_as_agent(
+        session, staff, conversation_id, data.client_message_id, data.take_over, compose, complete
+    )
+
+
+async def send_engagement(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    conversation_id: uuid.UUID,
+    data: EngagementSend,
+) -> tuple[schemas.Message, bool]:
+    """An engagement posted into the chat as a card and given to its end user (HD-12), taking
+    the chat as a reply does; 409 `engagement_not_available` if the end user can't have it."""
+    delivery_id = uuid7()
+    engagement: Engagement | None = None
+
+    async def compose(locked: _Locked) -> Message:
+        nonlocal engagement
+        engagement = await deliveries.lock_available(
+            session,
+            staff,
+            data.engagement_id,
+            channel_id=locked.channel_id,
+            end_user_id=locked.end_user_id,
+        )
+        return _next_message(
+            locked,
+            kind=MessageKind.ENGAGEMENT,
+            sender_type=SenderType.AGENT,
+            sender=staff,
+            body=engagement.title,
+            client_message_id=data.client_message_id,
+            engagement=deliveries.card(engagement, delivery_id),
+        )
+
+    async def complete(locked: _Locked, sent: Message) -> schemas.Message:
+        assert engagement is not None
+        await deliveries.record_delivery(
+            session,
+            staff,
+            engagement,
+            delivery_id=delivery_id,
+            end_user_id=locked.end_user_id,
+            conversation_id=locked.id,
+            message_id=sent.id,
+            at=sent.created_at,
+        )
+        return message_view(sent)
+
+    return await _send_as_agent(
+        session, staff, conversation_id, data.client_message_id, data.take_over, compose, complete
+    )
 
 
 async def finish_conversation(

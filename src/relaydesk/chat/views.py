@@ -41,6 +41,7 @@ def message_view(message: Message, attachments: Sequence[Attachment] = ()) -> sc
         ),
         body=message.body,
         attachments=list(attachments),
+        engagement=message.engagement,
         activity=message.activity,
         client_message_id=message.client_message_id,
         created_at=message.created_at,

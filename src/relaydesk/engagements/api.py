@@ -1,13 +1,15 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
 
-from relaydesk.auth.deps import require
+from relaydesk.auth.deps import EndUserDep, require
 from relaydesk.auth.permissions import Permission
 from relaydesk.catalogue.models import EngagementType
+from relaydesk.chat import schemas as chat_schemas
+from relaydesk.chat import service as chat_service
 from relaydesk.deps import SessionDep
-from relaydesk.engagements import schemas, service
+from relaydesk.engagements import deliveries, history, holdings, schemas, service
 from relaydesk.engagements.models import EngagementStatus
 from relaydesk.schemas import Page
 
@@ -79,3 +81,129 @@ async def finish_engagement(
 ) -> schemas.Engagement:
     """Active → finished; 409 `engagement_not_active` otherwise."""
     return await service.finish_engagement(session, staff, engagement_id)
+
+
+# Engagements in chats and with end users (HD-12, HD-13, SU-3).
+delivery_router = APIRouter(prefix="/api/v1", tags=["engagements"])
+SenderDep = require(Permission.ENGAGEMENTS_SEND)
+AgentDep = require(Permission.CHAT_HANDLE)
+
+
+@delivery_router.get(
+    "/conversations/{conversation_id}/available-engagements",
+    response_model=schemas.Items[schemas.Engagement],
+)
+async def available_engagements(
+    conversation_id: uuid.UUID,
+    session: SessionDep,
+    staff: SenderDep,
+    type: EngagementType | None = None,
+) -> schemas.Items[schemas.Engagement]:
+    """What may be sent to the conversation's end user now, newest first."""
+    conversation = await chat_service.get_conversation(session, staff, conversation_id)
+    items = await deliveries.available_engagements(
+        session,
+        staff,
+        channel_id=conversation.channel_id,
+        end_user_id=conversation.end_user_id,
+        type_=type,
+    )
+    return schemas.Items(items=items)
+
+
+@delivery_router.post(
+    "/conversations/{conversation_id}/engagements",
+    status_code=201,
+    response_model=chat_schemas.Message,
+    responses={
+        200: {"description": "A retry: the message first sent with this client_message_id."}
+    },
+)
+async def send_engagement(
+    conversation_id: uuid.UUID,
+    data: schemas.EngagementSend,
+    response: Response,
+    session: SessionDep,
+    staff: SenderDep,
+) -> chat_schemas.Message:
+    """Posts the engagement as a card, taking the chat as a reply does; 409
+    `engagement_not_available` if the end user can't have it (any more)."""
+    message, created = await chat_service.send_engagement(session, staff, conversation_id, data)
+    response.status_code = 201 if created else 200
+    return message
+
+
+@delivery_router.get(
+    "/end-users/{end_user_id}/engagement-history",
+    response_model=schemas.Items[schemas.HistoryItem],
+)
+async def engagement_history(
+    end_user_id: uuid.UUID,
+    session: SessionDep,
+    staff: AgentDep,
+    type: EngagementType | None = None,
+    limit: Limit = 50,
+) -> schemas.Items[schemas.HistoryItem]:
+    """The engagements the end user holds from my partner, newest first."""
+    items = await history.engagement_history(session, staff, end_user_id, type, limit=limit)
+    return schemas.Items(items=items)
+
+
+@delivery_router.get(
+    "/end-users/{end_user_id}/recent-activity",
+    response_model=schemas.Items[schemas.ActivityItem],
+)
+async def recent_activity(
+    end_user_id: uuid.UUID,
+    session: SessionDep,
+    staff: AgentDep,
+    type: EngagementType | None = None,
+    limit: Limit = 50,
+) -> schemas.Items[schemas.ActivityItem]:
+    """The end user's latest events with my partner's engagements, newest first."""
+    items = await history.recent_activity(session, staff, end_user_id, type, limit=limit)
+    return schemas.Items(items=items)
+
+
+@delivery_router.get("/me/engagements", response_model=Page[schemas.Delivery], tags=["end users"])
+async def my_engagements(
+    session: SessionDep, end_user: EndUserDep, limit: Limit = 50, cursor: str | None = None
+) -> Page[schemas.Delivery]:
+    """Engagements given to me, newest first."""
+    items, next_cursor = await holdings.my_engagements(
+        session, end_user, limit=limit, cursor=cursor
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@delivery_router.post(
+    "/me/engagements/{delivery_id}/view", response_model=schemas.Delivery, tags=["end users"]
+)
+async def view_engagement(
+    delivery_id: uuid.UUID, session: SessionDep, end_user: EndUserDep
+) -> schemas.Delivery:
+    """Marks it viewed (once)."""
+    return await holdings.view_engagement(session, end_user, delivery_id)
+
+
+@delivery_router.post(
+    "/me/engagements/{delivery_id}/redeem", response_model=schemas.Delivery, tags=["end users"]
+)
+async def redeem_engagement(
+    delivery_id: uuid.UUID, session: SessionDep, end_user: EndUserDep
+) -> schemas.Delivery:
+    """Redeems a click-to-redeem or time-based coupon; 409 `already_redeemed`,
+    `engagement_expired`, `engagement_not_available` (none left), `engagement_not_redeemable`,
+    `not_enough_points`."""
+    return await holdings.redeem_engagement(session, end_user, delivery_id)
+
+
+@delivery_router.post(
+    "/me/engagements/{delivery_id}/download", response_model=schemas.Delivery, tags=["end users"]
+)
+async def download_engagement(
+    delivery_id: uuid.UUID, session: SessionDep, end_user: EndUserDep
+) -> schemas.Delivery:
+    """Takes a sticker pack, ringtone or wallpaper (its bonus points the first time); 409
+    `engagement_not_downloadable`, `not_enough_points`."""
+    return await holdings.download_engagement(session, end_user, delivery_id)

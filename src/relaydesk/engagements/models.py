@@ -58,3 +58,73 @@ class Engagement(Base):
     created_at: Mapped[CreatedAt]
     published_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class DeliveryState(StrEnum):
+    RECEIVED = "received"
+    VIEWED = "viewed"
+    REDEEMED = "redeemed"
+    DOWNLOADED = "downloaded"
+
+
+class ActivityKind(StrEnum):
+    RECEIVED = "received"
+    VIEWED = "viewed"
+    REDEEMED = "redeemed"
+    DOWNLOADED = "downloaded"
+    POINTS_EARNED = "points_earned"
+    POINTS_SPENT = "points_spent"
+
+
+class EngagementDelivery(Base):
+    """An engagement given to one end user, sent by an agent in their conversation (HD-12)."""
+
+    __tablename__ = "engagement_delivery"
+    __table_args__ = (
+        sa.Index("ix_engagement_delivery_end_user", "end_user_id", "received_at"),
+        sa.Index("ix_engagement_delivery_engagement", "engagement_id", "end_user_id"),
+    )
+
+    id: Mapped[Id]
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenant.id"))
+    partner_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("partner.id"))
+    engagement_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("engagement.id"))
+    end_user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("end_user.id"))
+    channel_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("channel.id"))
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("conversation.id", ondelete="SET NULL")
+    )
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("message.id", ondelete="SET NULL")
+    )
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    # Kept beside the engagement's own so history filters by type without a join.
+    engagement_type: Mapped[EngagementType] = mapped_column(string_enum(EngagementType))
+    state: Mapped[DeliveryState] = mapped_column(string_enum(DeliveryState))
+    received_at: Mapped[datetime]
+    viewed_at: Mapped[datetime | None]
+    redeemed_at: Mapped[datetime | None]
+    downloaded_at: Mapped[datetime | None]
+
+
+class EngagementActivity(Base):
+    """One event of an end user's engagement log; the sum of `points` is their balance."""
+
+    __tablename__ = "engagement_activity"
+    __table_args__ = (sa.Index("ix_engagement_activity_end_user", "end_user_id", "occurred_at"),)
+
+    id: Mapped[Id]
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenant.id"))
+    partner_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("partner.id"))
+    end_user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("end_user.id"))
+    delivery_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("engagement_delivery.id", ondelete="SET NULL")
+    )
+    kind: Mapped[ActivityKind] = mapped_column(string_enum(ActivityKind))
+    engagement_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("engagement.id"))
+    engagement_type: Mapped[EngagementType] = mapped_column(string_enum(EngagementType))
+    # The engagement's title as it was then, so the log reads the same after a rename.
+    title: Mapped[str] = mapped_column(sa.String(200))
+    # Earned positive, spent negative, zero for the other kinds.
+    points: Mapped[int] = mapped_column(default=0)
+    occurred_at: Mapped[datetime]

@@ -2,11 +2,12 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BaseModel,
     Field,
     HttpUrl,
     StringConstraints,
@@ -14,7 +15,12 @@ from pydantic import (
 )
 
 from relaydesk.catalogue.models import EngagementType
-from relaydesk.engagements.models import EngagementStatus, RedemptionType
+from relaydesk.engagements.models import (
+    ActivityKind,
+    DeliveryState,
+    EngagementStatus,
+    RedemptionType,
+)
 from relaydesk.schemas import Input, Output
 
 TITLE_MAX = 200
@@ -160,3 +166,70 @@ class Engagement(Output):
     created_at: datetime
     published_at: datetime | None
     finished_at: datetime | None
+
+
+class EngagementSend(Input):
+    """An agent sends an engagement into a chat; `take_over` as for a message."""
+
+    client_message_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ]
+    engagement_id: uuid.UUID
+    take_over: bool = False
+
+
+class EngagementCard(Output):
+    """An engagement as the end user holds it."""
+
+    id: uuid.UUID
+    type: EngagementType
+    title: str
+    description: str
+    status: EngagementStatus
+    starts_at: datetime | None
+    ends_at: datetime | None
+    data: dict[str, Any]
+
+
+class Delivery(Output):
+    """An engagement given to me (`GET /api/v1/me/engagements`)."""
+
+    id: uuid.UUID
+    engagement: EngagementCard
+    channel_id: uuid.UUID
+    state: DeliveryState
+    received_at: datetime
+    viewed_at: datetime | None
+    redeemed_at: datetime | None
+    downloaded_at: datetime | None
+
+
+class HistoryItem(Output):
+    """One engagement an end user holds, as the agent's history panel shows it."""
+
+    engagement: EngagementCard
+    state: DeliveryState
+    received_at: datetime
+    viewed_at: datetime | None
+    redeemed_at: datetime | None
+    downloaded_at: datetime | None
+
+
+class ActivityItem(Output):
+    """One event of the end user's engagement log."""
+
+    type: ActivityKind
+    engagement_type: EngagementType
+    engagement_id: uuid.UUID
+    title: str
+    points: int
+    occurred_at: datetime
+
+
+_T = TypeVar("_T")
+
+
+class Items(BaseModel, Generic[_T]):
+    """A short list shown whole (a side panel)."""
+
+    items: list[_T]
