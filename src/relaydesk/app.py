@@ -26,6 +26,7 @@ from relaydesk.chat import pages as chat_pages
 from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.engagements import api as engagements_api
+from relaydesk.engagements import pages as engagements_pages
 from relaydesk.errors import install_error_handlers
 from relaydesk.headers import SecurityHeaders
 from relaydesk.logs import configure_logging
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_pages.router,
         chat_pages.router,
         canned_pages.router,
+        engagements_pages.router,
         web_pages.router,
     ):
         app.include_router(router)

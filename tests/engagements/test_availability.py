@@ -88,6 +88,12 @@ class TestWhatIsAvailable:
             await desk.delivered(engagement["id"])
         assert await desk.available() == [promo["id"], message["id"]]
 
+    async def test_a_promo_marked_not_for_chat_is_not_available(self, desk: Desk) -> None:
+        media = [await desk.admin.upload_id()]
+        await published(desk.admin, PROMO, {"media_attachment_ids": media, "hide_in_chat": True})
+        shown = await published(desk.admin, PROMO, {"media_attachment_ids": media})
+        assert await desk.available() == [shown["id"]]
+
     async def test_another_channel_s_engagements_are_not_available(
         self, desk: Desk, client: httpx.AsyncClient, factory: Factory, world: World
     ) -> None:

@@ -397,7 +397,7 @@ class TestNavigation:
         ("role", "path"),
         [
             (Role.AGENT, "/desk/analytics"),
-            (Role.PARTNER_ADMIN, "/partner/engagements"),
+            (Role.PARTNER_ADMIN, "/partner/requests"),
             (Role.PARTNER_ADMIN, "/partner/webhooks"),
             (Role.TENANT_ADMIN, "/tenant/partnerships"),
             (Role.TENANT_ADMIN, "/tenant/emails"),

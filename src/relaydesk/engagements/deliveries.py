@@ -3,7 +3,8 @@
 An engagement is available to an end user when it is active and within its dates, of a type
 the partner's package allows, and the end user may still get it: a coupon with some left
 that they hold fewer than `per_user_limit` of, content (sticker pack, ringtone, wallpaper) they
-don't hold yet. Messages and promos can be sent again and again.
+don't hold yet. Messages and promos can be sent again and again, except promos marked "don't
+show in chat" (`hide_in_chat`), which never go into a chat.
 """
 
 import uuid
@@ -35,7 +36,6 @@ NOT_AVAILABLE = "engagement_not_available"
 CONTENT = frozenset(
     {EngagementType.STICKER_PACK, EngagementType.RINGTONE, EngagementType.WALLPAPER}
 )
-_ALWAYS = (EngagementType.MESSAGE, EngagementType.PROMO)
 
 
 def _held(end_user_id: uuid.UUID) -> sa.ScalarSelect[int]:
@@ -68,7 +68,11 @@ def _available(
         or_(Engagement.ends_at.is_(None), Engagement.ends_at > at),
         Engagement.type.in_(allowed),
         or_(
-            Engagement.type.in_(_ALWAYS),
+            Engagement.type == EngagementType.MESSAGE,
+            and_(
+                Engagement.type == EngagementType.PROMO,
+                Engagement.data["hide_in_chat"].as_boolean().is_not(True),
+            ),
             and_(
                 Engagement.type == EngagementType.COUPON,
                 Engagement.remaining > 0,

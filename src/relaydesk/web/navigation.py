@@ -103,6 +103,7 @@ AREAS: tuple[Area, ...] = (
         Permission.ENGAGEMENTS_MANAGE,
         "Partner portal",
         True,
+        built=True,
         about="Messages, promos, coupons, sticker packs, ringtones and wallpapers.",
     ),
     Area(

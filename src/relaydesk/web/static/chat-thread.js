@@ -7,6 +7,21 @@ import { attachmentList, directUrl } from "./chat-files.js";
 const PAGE_SIZE = 50;
 const NEAR_END_PX = 60;
 
+export const ENGAGEMENT_TYPES = {
+  message: "Message",
+  promo: "Promo",
+  coupon: "Coupon",
+  sticker_pack: "Sticker Pack",
+  ringtone: "Ringtone",
+  wallpaper: "Wallpaper",
+};
+const REDEMPTION = {
+  qr_code: "QR code",
+  time_based: "Time-based",
+  click_to_redeem: "Click to redeem",
+  auto_activate: "Activates by itself",
+};
+
 export class MessageList {
   /**
    * @param {object} options
@@ -15,9 +30,19 @@ export class MessageList {
    * @param {"agent"|"end_user"} options.ownSide whose messages are drawn as the reader's own
    * @param {(error: Error) => void} options.onError
    * @param {(url: string) => string|Promise<string>} [options.fileUrl] where attachments load from
+   * @param {(message: object) => ?Node} [options.cardActions] what an engagement card offers
    */
-  constructor({ scrollBox, sentinel, list, fetchPage, ownSide, onError, fileUrl = directUrl }) {
-    Object.assign(this, { scrollBox, list, fetchPage, ownSide, onError, fileUrl });
+  constructor({
+    scrollBox,
+    sentinel,
+    list,
+    fetchPage,
+    ownSide,
+    onError,
+    fileUrl = directUrl,
+    cardActions = () => null,
+  }) {
+    Object.assign(this, { scrollBox, list, fetchPage, ownSide, onError, fileUrl, cardActions });
     this.nodes = new Map();
     this.lastSeq = 0;
     this.olderCursor = null;
@@ -144,7 +169,14 @@ export class MessageList {
       ]),
     ]);
     if (message.attachments?.length) node.append(attachmentList(message.attachments, this.fileUrl));
-    if (message.body) node.append(el("span", { className: "body", text: message.body }));
+    if (message.kind === "engagement" && message.engagement) {
+      const card = engagementCard(message.engagement, this.fileUrl);
+      const actions = this.cardActions(message);
+      if (actions) card.append(actions);
+      node.append(card);
+    } else if (message.body) {
+      node.append(el("span", { className: "body", text: message.body }));
+    }
     return node;
   }
 
@@ -156,4 +188,63 @@ export class MessageList {
   scrollToEnd() {
     this.scrollBox.scrollTop = this.scrollBox.scrollHeight;
   }
+}
+
+/** An engagement sent into a chat (HD-12): its type, title, text, first picture and terms. */
+function engagementCard(engagement, fileUrl) {
+  const { type, title, description, data = {} } = engagement;
+  const label = ENGAGEMENT_TYPES[type] ?? type;
+  const card = el("article", {
+    className: `engagement-card type-${type}`,
+    attrs: { "aria-label": `${label}: ${title}` },
+  });
+  const imageId =
+    data.media_attachment_id ??
+    data.media_attachment_ids?.[0] ??
+    data.image_attachment_id ??
+    (type === "wallpaper" ? data.content_attachment_id : null);
+  if (imageId) card.append(cardImage(imageId, fileUrl));
+  card.append(
+    el("span", { className: "engagement-type", text: label }),
+    el("strong", { className: "engagement-title", text: title }),
+  );
+  if (data.text) card.append(el("p", { className: "engagement-text", text: data.text }));
+  if (description) {
+    card.append(el("p", { className: "engagement-description", text: description }));
+  }
+  const terms = engagementTerms(type, data);
+  if (terms.length) {
+    card.append(el("p", { className: "engagement-terms", text: terms.join(" · ") }));
+  }
+  if (type === "promo" && data.cta_url) {
+    const attrs = { href: data.cta_url, target: "_blank", rel: "noopener noreferrer" };
+    const text = data.cta_text || data.cta_url;
+    card.append(el("a", { className: "engagement-cta", text, attrs }));
+  }
+  return card;
+}
+
+function engagementTerms(type, data) {
+  const terms = [];
+  if (type === "coupon" && data.redemption_type) {
+    terms.push(REDEMPTION[data.redemption_type] ?? data.redemption_type);
+  }
+  if (data.points_price) terms.push(`${data.points_price} points`);
+  if (data.bonus_points) terms.push(`+${data.bonus_points} bonus points`);
+  return terms;
+}
+
+/** The picture's preview; files without one (not images) leave the card without a picture. */
+function cardImage(attachmentId, fileUrl) {
+  const image = el("img", { className: "engagement-image", attrs: { alt: "" } });
+  image.hidden = true;
+  image.addEventListener("load", () => {
+    image.hidden = false;
+  });
+  image.addEventListener("error", () => image.remove());
+  Promise.resolve(fileUrl(`/api/v1/attachments/${attachmentId}/preview`)).then(
+    (url) => image.setAttribute("src", url),
+    () => image.remove(),
+  );
+  return image;
 }

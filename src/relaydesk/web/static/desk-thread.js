@@ -7,6 +7,7 @@ import { el, sendOnEnter, show } from "./chat-dom.js";
 import { AttachmentTray } from "./chat-files.js";
 import { MessageList } from "./chat-thread.js";
 import { STATUS_LABEL } from "./desk-inbox.js";
+import { EngagementPicker } from "./engagement-picker.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -38,6 +39,12 @@ export class ThreadPane {
     });
     sendOnEnter(this.ui.text, this.ui.composer);
     this.canned = new CannedPicker({ api, textarea: this.ui.text, conversationId: () => this.id });
+    this.engagements = new EngagementPicker({
+      api,
+      textarea: this.ui.text,
+      conversationId: () => this.id,
+      onSent: (message) => this.showSent(message),
+    });
     this.ui.finish.addEventListener("click", () => this.finish());
     this.files = new AttachmentTray({
       button: $("attach"),
@@ -178,11 +185,22 @@ export class ThreadPane {
       else if (this.id === id) this.showError(describeError(error));
       return false;
     }
+    this.tookChat(id);
+    return true;
+  }
+
+  /** A message sent from elsewhere in the composer (an engagement card). */
+  showSent(message) {
+    if (message.conversation_id !== this.id) return;
+    this.messages.add(message, { scroll: true });
+    this.tookChat(this.id);
+  }
+
+  tookChat(id) {
     const { status, owner } = this.conversation ?? {};
     const mine = status === "active" && owner?.id === this.agentId;
     // Taking the chat changed its status and owner; without the socket nobody else says so.
     if (!mine && this.id === id) this.refresh();
-    return true;
   }
 
   async finish() {

@@ -3,6 +3,7 @@
 import { createApi, staffHeaders } from "./chat-api.js";
 import { el } from "./chat-dom.js";
 import { STATUS_TEXT, connectSocket, socketUrl } from "./chat-socket.js";
+import { EngagementPanels } from "./desk-engagements.js";
 import { Inbox } from "./desk-inbox.js";
 import { ThreadPane } from "./desk-thread.js";
 
@@ -19,12 +20,17 @@ const thread = new ThreadPane({
   channelName: (channelId) => inbox.channelName(channelId),
   onChange: (conversation) => inbox.upsert(conversation),
 });
+const engagements = new EngagementPanels({
+  api,
+  endUserId: () => thread.conversation?.end_user.id,
+});
 
 function openConversation(conversationId) {
   inbox.select(conversationId);
   // In the address, so reloading the page comes back to the same chat.
   history.replaceState(null, "", `#${conversationId}`);
-  thread.open(conversationId);
+  engagements.clear();
+  thread.open(conversationId).then(() => engagements.refresh());
 }
 
 function showStatus(status) {
@@ -41,15 +47,22 @@ connectSocket(socketUrl(), {
   onHello() {
     inbox.reload();
     thread.catchUp();
+    engagements.refresh();
   },
   onFrame({ type, data }) {
     if (type === "message.created") {
       const { conversation, ...message } = data;
       inbox.upsert(conversation);
       thread.receive(message, conversation);
+      // A card sent is an engagement received.
+      if (message.kind === "engagement") {
+        engagements.activity({ end_user_id: conversation.end_user.id });
+      }
     } else if (type === "conversation.updated") {
       inbox.upsert(data);
       thread.update(data);
+    } else if (type === "engagement.activity") {
+      engagements.activity(data);
     }
   },
   onStatus: showStatus,

@@ -8,6 +8,9 @@ import { STATUS_TEXT, connectSocket, socketUrl } from "./chat-socket.js";
 import { MessageList } from "./chat-thread.js";
 
 const TOKEN_KEY = "relaydesk.endUserToken";
+const SELF_REDEEMED = new Set(["click_to_redeem", "time_based"]);
+const DOWNLOADS = new Set(["sticker_pack", "ringtone", "wallpaper"]);
+const DONE = { redeemed: "Redeemed", downloaded: "Downloaded" };
 const TOKEN_REFUSED = "Signed out: the token is not valid or has expired.";
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -186,6 +189,7 @@ async function conversationWith(channelId) {
 async function attach(conversationId) {
   if (open.conversationId === conversationId) return;
   open.conversationId = conversationId;
+  open.held = heldEngagements();
   open.messages = new MessageList({
     scrollBox: $("messages"),
     sentinel: $("history-sentinel"),
@@ -194,8 +198,80 @@ async function attach(conversationId) {
     ownSide: "end_user",
     onError: fail,
     fileUrl,
+    cardActions,
   });
   await open.messages.loadLatest();
+}
+
+/** The engagements I hold by delivery id, for the cards' states; none when that fails. */
+async function heldEngagements() {
+  try {
+    const page = await api.get("/api/v1/me/engagements", { limit: 200 });
+    return new Map(page.items.map((delivery) => [delivery.id, delivery]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** Under an engagement card: marks it viewed, and offers to redeem or download it. */
+function cardActions(message) {
+  const { type, data, delivery_id: deliveryId } = message.engagement;
+  if (!deliveryId) return null;
+  const verb =
+    (type === "coupon" && SELF_REDEEMED.has(data.redemption_type) && "redeem") ||
+    (DOWNLOADS.has(type) && "download") ||
+    null;
+  const state = el("span", { className: "engagement-state", attrs: { "aria-live": "polite" } });
+  const problem = el("span", { className: "engagement-problem", attrs: { "aria-live": "polite" } });
+  const box = el("div", { className: "engagement-actions" });
+  const button = verb
+    ? el("button", { text: verb === "redeem" ? "Redeem" : "Download", attrs: { type: "button" } })
+    : null;
+  const showState = (delivery) => {
+    state.textContent = DONE[delivery.state] ?? "";
+    if (button && delivery.state === "redeemed") button.remove();
+  };
+  button?.addEventListener("click", async () => {
+    button.disabled = true;
+    problem.textContent = "";
+    try {
+      const delivery = await api.post(`/api/v1/me/engagements/${deliveryId}/${verb}`);
+      showState(delivery);
+      if (verb === "download" && data.content_attachment_id) {
+        await saveFile(`/api/v1/attachments/${data.content_attachment_id}`, message.engagement);
+      }
+    } catch (error) {
+      if (error.code === "already_redeemed") showState({ state: "redeemed" });
+      problem.textContent = describeError(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  if (button) box.append(button);
+  box.append(state, problem);
+  open.held.then((held) => {
+    const delivery = held.get(deliveryId);
+    if (delivery) showState(delivery);
+    if (!delivery || delivery.state === "received") markViewed(deliveryId);
+  });
+  return box;
+}
+
+const viewed = new Set();
+
+/** The card showed in the open chat: viewed, once per delivery and page. */
+function markViewed(deliveryId) {
+  if (viewed.has(deliveryId)) return;
+  viewed.add(deliveryId);
+  api.post(`/api/v1/me/engagements/${deliveryId}/view`).catch(() => viewed.delete(deliveryId));
+}
+
+/** Downloads a file the page may only fetch with the token, through its blob: address. */
+async function saveFile(url, engagement) {
+  const link = el("a", { attrs: { href: await fileUrl(url), download: engagement.title } });
+  document.body.append(link);
+  link.click();
+  link.remove();
 }
 
 function renderAvailability() {
