@@ -552,6 +552,11 @@ class TestDemo:
             f"/api/v1/conversations/{mine['id']}/canned/{welcome['id']}", headers=ana
         )
         assert filled.json()["text"] == "Hi Bruno Costa! This is Ana Kovač from Aurora Deals."
+        # And with a coupon ready to send in Bruno's chat on Aurora Deals.
+        available = await client.get(
+            f"/api/v1/conversations/{mine['id']}/available-engagements", headers=ana
+        )
+        assert [item["title"] for item in available.json()["items"]] == ["Free cappuccino"]
 
     async def test_second_run_loads_nothing_and_repeats_the_sign_ins(
         self, relaydesk: Relaydesk, client: httpx.AsyncClient, database: Database

@@ -1,9 +1,10 @@
-"""Demo data for `relaydesk demo`: a tenant with partners, staff, channels, followers, chats and
-canned responses."""
+"""Demo data for `relaydesk demo`: a tenant with partners, staff, channels, followers, chats,
+canned responses and engagements."""
 
 from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,8 @@ from relaydesk.catalogue.service import create_package
 from relaydesk.chat.schemas import AgentMessageCreate, MessageCreate
 from relaydesk.chat.service import finish_conversation, send_agent_message, send_end_user_message
 from relaydesk.config import Settings
+from relaydesk.engagements.schemas import EngagementCreate
+from relaydesk.engagements.service import create_engagement, publish_engagement
 from relaydesk.schemas import Money
 from relaydesk.tenancy.models import Channel, PartnerStatus, Tenant
 from relaydesk.tenancy.service import (
@@ -167,6 +170,38 @@ CANNED = [
         ],
     ),
 ]
+# Café Aurora's published engagements, for agents to send from the console: channel, then
+# the body of `POST /api/v1/engagements` without the channel.
+ENGAGEMENTS = [
+    (
+        "Aurora Deals",
+        {
+            "type": "coupon",
+            "title": "Free cappuccino",
+            "description": "One cappuccino on us with any pastry.",
+            "data": {"redemption_type": "click_to_redeem", "quantity": 50, "per_user_limit": 1},
+        },
+    ),
+    (
+        "Aurora News",
+        {
+            "type": "message",
+            "title": "Autumn menu",
+            "description": "",
+            "data": {"text": "Our autumn menu is here: pumpkin soup, chestnut cake and more."},
+        },
+    ),
+    (
+        "Aurora News",
+        {
+            "type": "wallpaper",
+            "title": "Aurora at dawn",
+            "description": "A wallpaper of our terrace at sunrise.",
+            "data": {"bonus_points": 5},
+        },
+    ),
+]
+ENGAGEMENT_CREATE: TypeAdapter[EngagementCreate] = TypeAdapter(EngagementCreate)
 END_USERS = [
     "Amira Haddad",
     "Bruno Costa",
@@ -262,16 +297,25 @@ async def _create(session: AsyncSession) -> Tenant:
             password=PASSWORD,
         )
 
-    canned_editor = principal_of(staff["maja@aurora.example"])
+    # Maja, Café Aurora's admin, sets up its canned responses and engagements.
+    aurora_admin = principal_of(staff["maja@aurora.example"])
     for category_name, responses in CANNED:
         category = await create_category(
-            session, canned_editor, CannedCategoryCreate(name=category_name)
+            session, aurora_admin, CannedCategoryCreate(name=category_name)
         )
         for title, shortcode, body in responses:
             data = CannedResponseCreate(
                 category_id=category.id, title=title, shortcode=shortcode, body=body
             )
-            await create_response(session, canned_editor, data)
+            await create_response(session, aurora_admin, data)
+
+    channel_ids = {channel.name: channel.id for channel in channels}
+    for channel_name, fields in ENGAGEMENTS:
+        data = ENGAGEMENT_CREATE.validate_python(
+            {**fields, "channel_id": channel_ids[channel_name]}
+        )
+        engagement = await create_engagement(session, aurora_admin, data)
+        await publish_engagement(session, aurora_admin, engagement.id)
 
     followable = [c for c in channels if c.partner_id != partners["Old Harbor Records"].id]
     end_users = {}
