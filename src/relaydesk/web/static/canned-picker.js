@@ -4,7 +4,7 @@
 // for the open chat and goes in at the caret; it is never sent by itself.
 
 import { describeError } from "./chat-api.js";
-import { el, show } from "./chat-dom.js";
+import { el, show, wireComposerPanel } from "./chat-dom.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -54,34 +54,23 @@ export class CannedPicker {
       if (option) this.pickSuggestion(Number(option.dataset.index));
     });
 
-    this.toggle.addEventListener("click", () => {
-      if (this.panel.hidden) this.openPanel();
-      else this.closePanel();
-    });
     this.search.addEventListener("input", () => this.drawPanel());
     this.panel.addEventListener("keydown", (event) => this.onPanelKey(event));
     this.results.addEventListener("click", (event) => {
       const choice = event.target.closest("[data-response-id]");
       if (choice) this.pickFromPanel(choice.dataset.responseId);
     });
-    document.addEventListener("pointerdown", (event) => {
-      const inside = this.panel.contains(event.target) || this.toggle.contains(event.target);
-      if (!this.panel.hidden && !inside) this.closePanel();
+    wireComposerPanel({
+      toggle: this.toggle,
+      panel: this.panel,
+      textarea,
+      open: () => this.openPanel(),
+      close: () => this.closePanel(),
+      onDisabled: () => {
+        this.closeSuggestions();
+        this.closePanel();
+      },
     });
-    // The composer is switched off for finished chats and after signing out; so is this.
-    new MutationObserver(() => this.followTextarea()).observe(textarea, {
-      attributes: true,
-      attributeFilter: ["disabled"],
-    });
-    this.followTextarea();
-  }
-
-  followTextarea() {
-    this.toggle.disabled = this.textarea.disabled;
-    if (this.textarea.disabled) {
-      this.closeSuggestions();
-      this.closePanel();
-    }
   }
 
   // --- Typing "/" ---------------------------------------------------------------------------

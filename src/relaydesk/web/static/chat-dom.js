@@ -74,3 +74,25 @@ export function watchSentinel(sentinel, scrollBox, onVisible) {
     },
   };
 }
+
+/**
+ * What the composer's panels (canned responses, engagements) share: their button opens and
+ * closes them, a press elsewhere closes them, and while the composer is switched off (a
+ * finished chat, signed out) the button is too and `onDisabled` runs.
+ */
+export function wireComposerPanel({ toggle, panel, textarea, open, close, onDisabled }) {
+  toggle.addEventListener("click", () => (panel.hidden ? open() : close()));
+  document.addEventListener("pointerdown", (event) => {
+    const inside = panel.contains(event.target) || toggle.contains(event.target);
+    if (!panel.hidden && !inside) close();
+  });
+  const follow = () => {
+    toggle.disabled = textarea.disabled;
+    if (textarea.disabled) onDisabled();
+  };
+  new MutationObserver(follow).observe(textarea, {
+    attributes: true,
+    attributeFilter: ["disabled"],
+  });
+  follow();
+}

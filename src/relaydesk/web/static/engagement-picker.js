@@ -3,7 +3,7 @@
 // sent, after asking, as a card into the thread, taking the chat as a reply does.
 
 import { MessageIds, describeError } from "./chat-api.js";
-import { el, show } from "./chat-dom.js";
+import { el, show, wireComposerPanel } from "./chat-dom.js";
 import { ENGAGEMENT_TYPES } from "./chat-thread.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,7 +11,7 @@ const $ = (id) => document.getElementById(id);
 export class EngagementPicker {
   /** `conversationId()` names the open chat; `onSent(message)` shows a sent card. */
   constructor({ api, textarea, conversationId, onSent }) {
-    Object.assign(this, { api, textarea, conversationId, onSent });
+    Object.assign(this, { api, conversationId, onSent });
     this.toggle = $("engagement-toggle");
     this.panel = $("engagement-picker-panel");
     this.type = $("engagement-type");
@@ -22,10 +22,6 @@ export class EngagementPicker {
     // Bumped by every load, so that answers to older ones are dropped.
     this.loads = 0;
 
-    this.toggle.addEventListener("click", () => {
-      if (this.panel.hidden) this.openPanel();
-      else this.closePanel();
-    });
     this.type.addEventListener("change", () => this.load());
     this.panel.addEventListener("keydown", (event) => {
       if (event.key !== "Escape") return;
@@ -37,21 +33,14 @@ export class EngagementPicker {
       const choice = event.target.closest("[data-engagement-id]");
       if (choice) this.pick(choice.dataset.engagementId);
     });
-    document.addEventListener("pointerdown", (event) => {
-      const inside = this.panel.contains(event.target) || this.toggle.contains(event.target);
-      if (!this.panel.hidden && !inside) this.closePanel();
+    wireComposerPanel({
+      toggle: this.toggle,
+      panel: this.panel,
+      textarea,
+      open: () => this.openPanel(),
+      close: () => this.closePanel(),
+      onDisabled: () => this.closePanel(),
     });
-    // The composer is switched off for finished chats and after signing out; so is this.
-    new MutationObserver(() => this.followTextarea()).observe(textarea, {
-      attributes: true,
-      attributeFilter: ["disabled"],
-    });
-    this.followTextarea();
-  }
-
-  followTextarea() {
-    this.toggle.disabled = this.textarea.disabled;
-    if (this.textarea.disabled) this.closePanel();
   }
 
   openPanel() {
