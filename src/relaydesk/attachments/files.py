@@ -124,6 +124,7 @@ def clean_filename(filename: str) -> str:
 
 @dataclass(frozen=True)
 class Inspected:
+    kind: AttachmentKind
     content_type: str
     # A bounded WebP thumbnail of an image, written beside the upload.
     preview: Path | None
@@ -142,13 +143,13 @@ def inspect_file(path: Path, filename: str, principal: Principal | None = None) 
     if extension == ".txt":
         if detected is not None or not _is_utf8_text(path):
             raise _disagrees(extension)
-        return Inspected(_TEXT, None)
+        return Inspected(allowed.kind, _TEXT, None)
     if detected is None and extension in (".doc", ".ppt") and head.startswith(_COMPOUND_FILE):
         detected = allowed.content_types[0]
     if detected not in allowed.content_types:
         raise _disagrees(extension)
     preview = _preview(path) if allowed.kind == AttachmentKind.IMAGE else None
-    return Inspected(detected, preview)
+    return Inspected(allowed.kind, detected, preview)
 
 
 def _disagrees(extension: str) -> TypeNotAllowed:

@@ -16,7 +16,7 @@ from sqlalchemy import Select, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.attachments import schemas
-from relaydesk.attachments.files import clean_filename, file_type, inspect_file
+from relaydesk.attachments.files import clean_filename, inspect_file
 from relaydesk.attachments.models import Attachment, AttachmentKind, UploaderType
 from relaydesk.attachments.storage import Storage, delete_quietly, new_key
 from relaydesk.attachments.upload import ReceivedFile
@@ -94,7 +94,6 @@ async def upload_attachment(
     Checking and storing take a while (a video into a bucket), so they happen outside any
     transaction; only recording the row takes one, briefly.
     """
-    kind = file_type(received.filename, principal)[1].kind
     inspected = await asyncio.to_thread(inspect_file, received.path, received.filename, principal)
     key, preview_key = new_key(), new_key() if inspected.preview else None
     try:
@@ -105,7 +104,7 @@ async def upload_attachment(
             tenant_id=principal.tenant_id,
             uploader_type=_uploader_type(principal),
             uploader_id=principal.id,
-            kind=kind,
+            kind=inspected.kind,
             filename=clean_filename(received.filename),
             content_type=inspected.content_type,
             size=received.size,

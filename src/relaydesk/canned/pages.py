@@ -9,6 +9,7 @@ post is sent back to the page, or gets it with the reason and 422.
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -248,23 +249,9 @@ async def delete_category(
     form post first gets a page that asks."""
     if not confirmed:
         category = await service.category_view(session, staff, category_id)
-        return render(
-            request,
-            "canned/confirm_delete.html",
-            staff=staff,
-            view=view,
-            category=category,
-            action=request.url.path,
-        )
-    return await _changed(
-        request,
-        session,
-        staff,
-        view,
-        "panel",
-        {},
-        lambda: service.delete_category(session, staff, category_id),
-    )
+        return _confirm_delete(request, staff, view, category=category)
+    delete = partial(service.delete_category, session, staff, category_id)
+    return await _changed(request, session, staff, view, "panel", {}, delete)
 
 
 def _response_values(category_id: str, title: str, body: str, shortcode: str) -> dict[str, str]:
@@ -330,21 +317,21 @@ async def delete_response(
     """Deletes a response once confirmed, as for categories."""
     if not confirmed:
         response = await service.get_response(session, staff, response_id)
-        return render(
-            request,
-            "canned/confirm_delete.html",
-            staff=staff,
-            view=view,
-            category=None,
-            response=response,
-            action=request.url.path,
-        )
-    return await _changed(
+        return _confirm_delete(request, staff, view, response=response)
+    delete = partial(service.delete_response, session, staff, response_id)
+    return await _changed(request, session, staff, view, "panel", {}, delete)
+
+
+def _confirm_delete(
+    request: Request, staff: StaffPrincipal, view: View, **subject: Any
+) -> Response:
+    """The page that asks before a plain form post deletes a category or a response."""
+    context = {"category": None, "response": None} | subject
+    return render(
         request,
-        session,
-        staff,
-        view,
-        "panel",
-        {},
-        lambda: service.delete_response(session, staff, response_id),
+        "canned/confirm_delete.html",
+        staff=staff,
+        view=view,
+        action=request.url.path,
+        **context,
     )

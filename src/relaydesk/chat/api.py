@@ -25,7 +25,7 @@ async def thread_query(
 ThreadQueryDep = Annotated[inbox.ThreadQuery, Depends(thread_query)]
 
 
-def _created_or_replayed(response: Response, created: bool) -> None:
+def created_or_replayed(response: Response, created: bool) -> None:
     """201 for a new message, 200 when a retried client_message_id finds the original."""
     response.status_code = 201 if created else 200
 
@@ -93,7 +93,7 @@ async def send_message(
 ) -> schemas.Message:
     """Replies, taking an unanswered chat; a chat another agent owns needs `take_over`."""
     message, created = await service.send_agent_message(session, staff, conversation_id, data)
-    _created_or_replayed(response, created)
+    created_or_replayed(response, created)
     return message
 
 
@@ -135,7 +135,7 @@ async def send_end_user_message(
 ) -> schemas.Message:
     """Writes to a followed channel, starting or reopening the conversation."""
     message, created = await service.send_end_user_message(session, end_user, channel_id, data)
-    _created_or_replayed(response, created)
+    created_or_replayed(response, created)
     return message
 
 

@@ -8,6 +8,7 @@ from relaydesk.auth.permissions import Permission
 from relaydesk.catalogue.models import EngagementType
 from relaydesk.chat import schemas as chat_schemas
 from relaydesk.chat import service as chat_service
+from relaydesk.chat.api import created_or_replayed
 from relaydesk.deps import SessionDep
 from relaydesk.engagements import deliveries, history, holdings, schemas, service
 from relaydesk.engagements.models import EngagementStatus
@@ -129,7 +130,7 @@ async def send_engagement(
     """Posts the engagement as a card, taking the chat as a reply does; 409
     `engagement_not_available` if the end user can't have it (any more)."""
     message, created = await chat_service.send_engagement(session, staff, conversation_id, data)
-    response.status_code = 201 if created else 200
+    created_or_replayed(response, created)
     return message
 
 
