@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from relaydesk.analytics import api as analytics_api
 from relaydesk.attachments import api as attachments_api
 from relaydesk.attachments.api import UPLOAD_PATH, upload_body_limit
 from relaydesk.attachments.storage import open_storage
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         canned_api.router,
         engagements_api.router,
         engagements_api.delivery_router,
+        analytics_api.router,
         auth_pages.router,
         chat_pages.router,
         canned_pages.router,

@@ -5,12 +5,19 @@ from relaydesk.audit.models import AuditEntry
 from relaydesk.auth.models import ApiToken, StaffUser, WebSession
 from relaydesk.canned.models import CannedCategory, CannedResponse
 from relaydesk.catalogue.models import Package
-from relaydesk.chat.models import ChatSession, Conversation, ConversationRead, Message
+from relaydesk.chat.models import (
+    AlertSettings,
+    ChatSession,
+    Conversation,
+    ConversationRead,
+    Message,
+)
 from relaydesk.db import Base
 from relaydesk.engagements.models import Engagement, EngagementActivity, EngagementDelivery
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, Tenant
 
 __all__ = [
+    "AlertSettings",
     "ApiToken",
     "Attachment",
     "AuditEntry",

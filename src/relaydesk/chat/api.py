@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from relaydesk.auth.deps import EndUserDep, require
 from relaydesk.auth.permissions import Permission
-from relaydesk.chat import inbox, schemas, service
+from relaydesk.chat import alerts, inbox, schemas, service
 from relaydesk.deps import SessionDep
 from relaydesk.schemas import Page
 
@@ -175,3 +175,17 @@ async def mark_my_conversation_read(
 ) -> Response:
     await inbox.mark_read(session, end_user, conversation_id, data.seq if data else None)
     return Response(status_code=204)
+
+
+@router.get("/me/alerts", response_model=schemas.AlertSettings, tags=["chat"])
+async def alert_settings(session: SessionDep, staff: AgentDep) -> schemas.AlertSettings:
+    """The console alerts the calling agent has on."""
+    return await alerts.alert_settings(session, staff)
+
+
+@router.patch("/me/alerts", response_model=schemas.AlertSettings, tags=["chat"])
+async def update_alert_settings(
+    data: schemas.AlertSettingsUpdate, session: SessionDep, staff: AgentDep
+) -> schemas.AlertSettings:
+    """Mutes or unmutes the calling agent's alerts; fields left out stay as they are."""
+    return await alerts.update_alert_settings(session, staff, data)

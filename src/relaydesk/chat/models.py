@@ -97,6 +97,7 @@ class ChatSession(Base):
     __table_args__ = (
         sa.Index("ix_chat_session_opened", "partner_id", "opened_at"),
         sa.Index("ix_chat_session_finished", "partner_id", "finished_at"),
+        sa.Index("ix_chat_session_responded", "partner_id", "first_response_at"),
     )
 
     id: Mapped[Id]
@@ -111,6 +112,13 @@ class ChatSession(Base):
     first_responder_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
     finished_at: Mapped[datetime | None]
     finished_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    # The agent the session's finish and handling time count for: its owner (the latest to
+    # take it), or whoever finished it if nobody had.
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    # Stored as they become known, so analytics average numbers instead of doing date
+    # arithmetic on every row: first response - opened, and finished - first response.
+    response_seconds: Mapped[float | None]
+    handling_seconds: Mapped[float | None]
 
 
 class ConversationRead(Base):
@@ -123,3 +131,17 @@ class ConversationRead(Base):
     )
     reader_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     last_read_seq: Mapped[int] = mapped_column(default=0)
+
+
+class AlertSettings(Base):
+    """Which console alerts an agent has switched on (HD-17); no row means all of them."""
+
+    __tablename__ = "alert_settings"
+
+    staff_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    unanswered_sound: Mapped[bool] = mapped_column(default=True)
+    unanswered_notification: Mapped[bool] = mapped_column(default=True)
+    my_chats_sound: Mapped[bool] = mapped_column(default=True)
+    my_chats_notification: Mapped[bool] = mapped_column(default=True)

@@ -120,3 +120,20 @@ class InboxCounts(BaseModel):
     unanswered: int
     active: int
     finished: int
+
+
+class AlertSettings(Output):
+    """The console's alerts an agent has on (HD-17): a sound and a browser notification for a
+    new unanswered chat, and for an end user's new message in a chat the agent owns."""
+
+    unanswered_sound: bool = True
+    unanswered_notification: bool = True
+    my_chats_sound: bool = True
+    my_chats_notification: bool = True
+
+
+class AlertSettingsUpdate(Input):
+    unanswered_sound: bool | None = None
+    unanswered_notification: bool | None = None
+    my_chats_sound: bool | None = None
+    my_chats_notification: bool | None = None

@@ -380,13 +380,32 @@ async def _record(session: AsyncSession, locked: _Locked, actor: Principal, line
         await session.execute(
             update(_chat_session)
             .where(open_session, _chat_session.c.first_response_at.is_(None))
-            .values(first_response_at=line.created_at, first_responder_id=actor.id)
+            .values(
+                first_response_at=line.created_at,
+                first_responder_id=actor.id,
+                agent_id=actor.id,
+                response_seconds=(line.created_at - locked.opened_at).total_seconds(),
+            )
         )
+    elif action == "taken_over":
+        await session.execute(update(_chat_session).where(open_session).values(agent_id=actor.id))
     elif action == "finished":
+        first_response_at = await session.scalar(
+            select(_chat_session.c.first_response_at).where(open_session)
+        )
         await session.execute(
             update(_chat_session)
             .where(open_session)
-            .values(finished_at=line.created_at, finished_by_id=actor.id)
+            .values(
+                finished_at=line.created_at,
+                finished_by_id=actor.id,
+                agent_id=locked.owner.id if locked.owner else actor.id,
+                handling_seconds=(
+                    (line.created_at - first_response_at).total_seconds()
+                    if first_response_at
+                    else None
+                ),
+            )
         )
 
 

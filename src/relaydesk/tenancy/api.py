@@ -49,6 +49,21 @@ async def disable_chat(
     return await service.set_chat_enabled(session, staff, channel_id, enabled=False)
 
 
+@router.get("/partner/settings", response_model=schemas.PartnerSettings, tags=["partner"])
+async def partner_settings(session: SessionDep, staff: StaffDep) -> schemas.PartnerSettings:
+    return await service.partner_settings(session, staff)
+
+
+@router.patch("/partner/settings", response_model=schemas.PartnerSettings, tags=["partner"])
+async def update_partner_settings(
+    data: schemas.PartnerSettingsUpdate,
+    session: SessionDep,
+    staff: require(Permission.CHAT_MANAGE),
+) -> schemas.PartnerSettings:
+    """The partner's help-desk settings; `time_zone` is an IANA name (Europe/Lisbon)."""
+    return await service.update_partner_settings(session, staff, data)
+
+
 @router.get("/me/channels", response_model=Page[schemas.ChannelPublic], tags=["end users"])
 async def my_channels(
     session: SessionDep, end_user: EndUserDep, page: PageDep

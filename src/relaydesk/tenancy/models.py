@@ -48,6 +48,8 @@ class Partner(Base):
     website: Mapped[str] = mapped_column(sa.String(500), default="")
     contact_name: Mapped[str] = mapped_column(sa.String(200), default="")
     impressions_balance: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # The IANA zone whose midnights divide the partner's analytics into days.
+    time_zone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
     created_at: Mapped[CreatedAt]
 
 

@@ -1,6 +1,8 @@
 import uuid
+from typing import Annotated
+from zoneinfo import available_timezones
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from relaydesk.schemas import Input, Name, Output
 
@@ -26,3 +28,22 @@ class ChannelPublic(Output):
     description: str
     chat_enabled: bool
     following: bool
+
+
+def _known_zone(name: str) -> str:
+    if name not in available_timezones():
+        raise ValueError("Pick a time zone from the IANA database, such as Europe/Lisbon.")
+    return name
+
+
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+
+
+class PartnerSettings(Output):
+    """A partner's help-desk settings: its time zone divides analytics into days."""
+
+    time_zone: str
+
+
+class PartnerSettingsUpdate(Input):
+    time_zone: TimeZoneName

@@ -443,3 +443,32 @@ async def allowed_engagement_types(
         .where(Partner.id == staff.partner_id)
     )
     return frozenset(EngagementType(value) for value in types or ())
+
+
+async def _own_partner(session: AsyncSession, staff: StaffPrincipal) -> Partner:
+    if staff.partner_id is None:
+        raise NotFound("Only a partner's staff have partner settings.")
+    return await get_partner(session, staff.partner_id)
+
+
+async def partner_settings(session: AsyncSession, staff: StaffPrincipal) -> schemas.PartnerSettings:
+    return schemas.PartnerSettings.model_validate(await _own_partner(session, staff))
+
+
+async def update_partner_settings(
+    session: AsyncSession, staff: StaffPrincipal, data: schemas.PartnerSettingsUpdate
+) -> schemas.PartnerSettings:
+    partner = await _own_partner(session, staff)
+    if partner.time_zone != data.time_zone:
+        await record(
+            session,
+            staff,
+            "partner.settings_changed",
+            tenant_id=partner.tenant_id,
+            partner_id=partner.id,
+            subject_type="partner",
+            subject_id=partner.id,
+            data={"time_zone": {"from": partner.time_zone, "to": data.time_zone}},
+        )
+        partner.time_zone = data.time_zone
+    return schemas.PartnerSettings.model_validate(partner)
