@@ -98,7 +98,7 @@ async def _channel_names(
     statement = select(Channel.id, Channel.name).where(Channel.partner_id == staff.partner_id)
     if channel_id is not None:
         statement = statement.where(Channel.id == channel_id)
-    names = dict((await session.execute(statement.order_by(Channel.name))).tuples().all())
+    names = {id_: name for id_, name in await session.execute(statement.order_by(Channel.name))}
     if channel_id is not None and not names:
         raise NotFound("No such channel.")
     return names
