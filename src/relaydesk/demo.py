@@ -1,6 +1,8 @@
 """Demo data for `relaydesk demo`: a tenant with partners, staff, channels, followers, chats,
 canned responses and engagements."""
 
+import random
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
-from relaydesk.auth.principal import EndUserPrincipal
+from relaydesk.auth.principal import EndUserPrincipal, StaffPrincipal
 from relaydesk.auth.service import create_staff_user, end_user_token, principal_of
 from relaydesk.canned.schemas import CannedCategoryCreate, CannedResponseCreate
 from relaydesk.canned.service import create_category, create_response
@@ -19,6 +21,7 @@ from relaydesk.catalogue.schemas import PackageCreate
 from relaydesk.catalogue.service import create_package
 from relaydesk.chat.schemas import AgentMessageCreate, MessageCreate
 from relaydesk.chat.service import finish_conversation, send_agent_message, send_end_user_message
+from relaydesk.clock import clock, now
 from relaydesk.config import Settings
 from relaydesk.engagements.schemas import EngagementCreate
 from relaydesk.engagements.service import create_engagement, publish_engagement
@@ -135,6 +138,23 @@ CONVERSATIONS = [
         None,
     ),
 ]
+# Café Aurora's past weeks, for the analytics pages: questions, answers, who answers.
+PAST_QUESTIONS = [
+    "Is the terrace open today?",
+    "Do you take reservations for lunch?",
+    "Can I order a birthday cake?",
+    "Is there oat milk?",
+    "Where can I park nearby?",
+    "Do you still have the pumpkin soup?",
+]
+PAST_ANSWERS = [
+    "Yes! Come by any time.",
+    "We do, just tell us the time and how many.",
+    "Of course, we'll need two days' notice.",
+    "Thanks for asking, we've noted it.",
+]
+PAST_AGENTS = ["ana@aurora.example", "ben@aurora.example", "maja@aurora.example"]
+PAST_DAYS = 30
 # Café Aurora's canned responses: category, then (title, shortcut, text).
 CANNED = [
     (
@@ -248,6 +268,44 @@ async def load(session: AsyncSession, settings: Settings) -> dict[str, Any]:
     }
 
 
+async def _past_chats(
+    session: AsyncSession,
+    end_users: dict[str, EndUserPrincipal],
+    channels: list[Channel],
+    staff: dict[str, StaffPrincipal],
+) -> None:
+    """Café Aurora's chats of the past weeks (a few a day, answered within minutes), played
+    through the chat's own state machine on a moved clock, so analytics have history to show.
+    The same seed gives the same weeks on every run."""
+    chance = random.Random(2026)
+    midnight = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    chats: list[tuple[datetime, str, Channel]] = []
+    for days_back in range(PAST_DAYS, 0, -1):
+        for _ in range(chance.randint(2, 7)):
+            opened_at = midnight - timedelta(days=days_back, minutes=-chance.randint(480, 1200))
+            chats.append((opened_at, chance.choice(list(end_users)), chance.choice(channels)))
+    busy_until: dict[tuple[str, Channel], datetime] = {}
+    for number, (opened_at, name, channel) in enumerate(sorted(chats, key=lambda chat: chat[0])):
+        if busy_until.get((name, channel), opened_at) > opened_at:
+            continue
+        end_user = end_users[name]
+        await follow_channel(session, end_user, channel.id)
+        clock.freeze(opened_at)
+        question = MessageCreate(
+            client_message_id=f"past-{number}-q", body=chance.choice(PAST_QUESTIONS)
+        )
+        message, _ = await send_end_user_message(session, end_user, channel.id, question)
+        clock.advance(timedelta(seconds=chance.randint(15, 420)))
+        answer = AgentMessageCreate(
+            client_message_id=f"past-{number}-a", body=chance.choice(PAST_ANSWERS)
+        )
+        agent = staff[chance.choice(PAST_AGENTS)]
+        await send_agent_message(session, agent, message.conversation_id, answer)
+        clock.advance(timedelta(seconds=chance.randint(60, 1500)))
+        await finish_conversation(session, agent, message.conversation_id)
+        busy_until[(name, channel)] = now()
+
+
 async def _create(session: AsyncSession) -> Tenant:
     tenant = await create_tenant(session, slug=SLUG, name="Demo Platform")
     packages = {}
@@ -339,21 +397,35 @@ async def _create(session: AsyncSession) -> Tenant:
             await follow_channel(session, principal, channel.id)
 
     channels_by_name = {channel.name: channel for channel in channels}
-    for number, (end_user_name, channel_name, lines, finished_by) in enumerate(CONVERSATIONS):
-        end_user, channel = end_users[end_user_name], channels_by_name[channel_name]
-        await follow_channel(session, end_user, channel.id)
-        conversation_id = None
-        for line_number, (author, text) in enumerate(lines):
-            client_message_id = f"demo-{number}-{line_number}"
-            if author is None:
-                data = MessageCreate(client_message_id=client_message_id, body=text)
-                message, _ = await send_end_user_message(session, end_user, channel.id, data)
-                conversation_id = message.conversation_id
-            else:
-                data = AgentMessageCreate(client_message_id=client_message_id, body=text)
-                await send_agent_message(
-                    session, principal_of(staff[author]), conversation_id, data
-                )
-        if finished_by:
-            await finish_conversation(session, principal_of(staff[finished_by]), conversation_id)
+    aurora = [
+        channel
+        for channel in channels
+        if channel.partner_id == partners["Café Aurora"].id and channel.chat_enabled
+    ]
+    staff_principals = {email: principal_of(user) for email, user in staff.items()}
+    try:
+        await _past_chats(session, end_users, aurora, staff_principals)
+        # Today's chats began in the last hour, a couple of minutes between lines.
+        clock.freeze(now() - timedelta(hours=1))
+        for number, (end_user_name, channel_name, lines, finished_by) in enumerate(CONVERSATIONS):
+            end_user, channel = end_users[end_user_name], channels_by_name[channel_name]
+            await follow_channel(session, end_user, channel.id)
+            conversation_id = None
+            for line_number, (author, text) in enumerate(lines):
+                clock.advance(timedelta(minutes=2, seconds=7 * number))
+                client_message_id = f"demo-{number}-{line_number}"
+                if author is None:
+                    data = MessageCreate(client_message_id=client_message_id, body=text)
+                    message, _ = await send_end_user_message(session, end_user, channel.id, data)
+                    conversation_id = message.conversation_id
+                else:
+                    data = AgentMessageCreate(client_message_id=client_message_id, body=text)
+                    await send_agent_message(
+                        session, staff_principals[author], conversation_id, data
+                    )
+            if finished_by:
+                clock.advance(timedelta(minutes=4))
+                await finish_conversation(session, staff_principals[finished_by], conversation_id)
+    finally:
+        clock.unfreeze()
     return tenant
