@@ -22,6 +22,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 $(VENDOR)/.installed: node_modules/.package-lock.json
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
 	@touch $@
 
 ## run: migrate the embedded SQLite database, load the demo, serve on http://127.0.0.1:8000

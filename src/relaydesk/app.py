@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from relaydesk.analytics import api as analytics_api
+from relaydesk.analytics import pages as analytics_pages
 from relaydesk.attachments import api as attachments_api
 from relaydesk.attachments.api import UPLOAD_PATH, upload_body_limit
 from relaydesk.attachments.storage import open_storage
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chat_pages.router,
         canned_pages.router,
         engagements_pages.router,
+        analytics_pages.router,
         web_pages.router,
     ):
         app.include_router(router)

@@ -364,6 +364,9 @@ class TestDaily:
             "avg_handling_seconds": 235.0,
         }
         assert figures(agent_row(answer, agent)) == (1, 92.5, 235.0)
+        (channel,) = answer["per_channel"]
+        assert (channel["channel_id"], channel["opened"]) == (str(world.a.channel.id), 2)
+        assert figures(channel) == (1, 92.5, 235.0)
 
     async def test_days_follow_the_partners_time_zone(
         self,
@@ -444,6 +447,13 @@ class TestDaily:
         day = str(start.date())
         answer = await daily(agent, **{"from": day, "to": day}, channel_id=str(quiet.id))
         assert day_rows(answer) == {day: (0, 0, None, None)}
+        assert [row["channel_id"] for row in answer["per_channel"]] == [str(quiet.id)]
+        everything = await daily(agent, **{"from": day, "to": day})
+        channels = {row["channel_id"]: row for row in everything["per_channel"]}
+        assert (channels[str(quiet.id)]["opened"], channels[str(world.a.channel.id)]["opened"]) == (
+            0,
+            1,
+        )
         answer = await daily(agent, **{"from": day, "to": day}, channel_id=str(world.a.channel.id))
         assert day_rows(answer) == {day: (1, 1, 65.0, 235.0)}
 

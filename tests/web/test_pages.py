@@ -396,7 +396,6 @@ class TestNavigation:
     @pytest.mark.parametrize(
         ("role", "path"),
         [
-            (Role.AGENT, "/desk/analytics"),
             (Role.PARTNER_ADMIN, "/partner/requests"),
             (Role.PARTNER_ADMIN, "/partner/webhooks"),
             (Role.TENANT_ADMIN, "/tenant/partnerships"),

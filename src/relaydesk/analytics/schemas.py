@@ -56,8 +56,16 @@ class RangeTotals(Averages):
     finished: int
 
 
+class ChannelTotals(Averages):
+    channel_id: uuid.UUID
+    name: str
+    opened: int
+    finished: int
+
+
 class DailyFigures(Output):
-    """One row per day of the range, in the partner's time zone, with totals and per agent."""
+    """One row per day of the range, in the partner's time zone, with the range's totals per
+    agent and per channel."""
 
     time_zone: str
     from_: dt.date = Field(serialization_alias="from")
@@ -65,3 +73,4 @@ class DailyFigures(Output):
     days: list[DayFigures]
     totals: RangeTotals
     per_agent: list[AgentFigures]
+    per_channel: list[ChannelTotals]

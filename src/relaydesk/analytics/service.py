@@ -104,17 +104,23 @@ async def _channel_names(
     return names
 
 
-async def _agent_rows(
-    session: AsyncSession, staff: StaffPrincipal, tallies: dict[uuid.UUID, _Tally]
-) -> list[tuple[uuid.UUID, str, _Tally]]:
-    """Every active member of the partner's staff, and former ones who have figures, by name."""
+async def partner_agents(
+    session: AsyncSession, staff: StaffPrincipal
+) -> list[tuple[uuid.UUID, str, bool]]:
+    """The partner's staff (id, name, is_active) by name: whom figures are listed for."""
     statement = select(StaffUser.id, StaffUser.name, StaffUser.is_active).where(
         StaffUser.partner_id == staff.partner_id
     )
-    rows = await session.execute(statement.order_by(StaffUser.name, StaffUser.id))
+    return [tuple(row) for row in await session.execute(statement.order_by(StaffUser.name))]
+
+
+def _listed(
+    agents: list[tuple[uuid.UUID, str, bool]], tallies: dict[uuid.UUID, _Tally]
+) -> list[tuple[uuid.UUID, str, _Tally]]:
+    """Every active agent, and former ones who have figures, with their tallies."""
     return [
         (agent_id, name, tallies.get(agent_id) or _Tally())
-        for agent_id, name, is_active in rows
+        for agent_id, name, is_active in agents
         if is_active or agent_id in tallies
     ]
 
@@ -184,7 +190,7 @@ async def chat_summary(
                 active=tally.active,
                 **tally.averages(),
             )
-            for agent_id, name, tally in await _agent_rows(session, staff, per_agent)
+            for agent_id, name, tally in _listed(await partner_agents(session, staff), per_agent)
         ],
         per_channel=[
             schemas.ChannelFigures(
@@ -273,12 +279,13 @@ async def chat_daily(
     session: AsyncSession, staff: StaffPrincipal, query: RangeQuery
 ) -> schemas.DailyFigures:
     """Chats opened and finished and the two averages per day of the range in the partner's
-    time zone, with the range's totals and per-agent figures."""
+    time zone, with the range's totals, per agent and per channel."""
     zone = await partner_zone(session, staff)
     days = _days(query, zone)
-    await _channel_names(session, staff, query.channel_id)
-    if query.agent_id is not None:
-        await _partner_agent(session, staff, query.agent_id)
+    channels = await _channel_names(session, staff, query.channel_id)
+    agents = await partner_agents(session, staff)
+    if query.agent_id is not None and query.agent_id not in {id_ for id_, _, _ in agents}:
+        raise NotFound("No such agent.")
     scope = _scope(staff, query.channel_id)
     owned, answered = scope, scope
     if query.agent_id is not None:
@@ -304,11 +311,13 @@ async def chat_daily(
         totals.add_finished(tally.finished, tally.handling_total, tally.handlings)
         totals.add_responses(tally.response_total, tally.responses)
 
-    per_agent = await _per_agent_in_range(
-        session, staff, scope, _midnight(days[0], zone), _midnight(days[-1] + timedelta(1), zone)
+    within = _Within(_midnight(days[0], zone), _midnight(days[-1] + timedelta(1), zone))
+    per_agent = await within.tallies(
+        session, _session.c.agent_id, _session.c.first_responder_id, scope, scope
     )
-    if query.agent_id is not None:
-        per_agent = [row for row in per_agent if row.agent_id == query.agent_id]
+    per_channel = await within.tallies(
+        session, _session.c.channel_id, _session.c.channel_id, owned, answered
+    )
     return schemas.DailyFigures(
         time_zone=zone.key,
         from_=days[0],
@@ -317,42 +326,59 @@ async def chat_daily(
         totals=schemas.RangeTotals(
             opened=totals.opened, finished=totals.finished, **totals.averages()
         ),
-        per_agent=per_agent,
+        per_agent=[
+            schemas.AgentFigures(
+                agent_id=agent_id, name=name, finished=tally.finished, **tally.averages()
+            )
+            for agent_id, name, tally in _listed(agents, per_agent)
+            if query.agent_id in (None, agent_id)
+        ],
+        per_channel=[
+            schemas.ChannelTotals(
+                channel_id=channel_id,
+                name=name,
+                opened=per_channel[channel_id].opened,
+                finished=per_channel[channel_id].finished,
+                **per_channel[channel_id].averages(),
+            )
+            for channel_id, name in channels.items()
+        ],
     )
 
 
-async def _per_agent_in_range(
-    session: AsyncSession,
-    staff: StaffPrincipal,
-    scope: list[sa.ColumnElement[bool]],
-    starts: datetime,
-    ends: datetime,
-) -> list[schemas.AgentFigures]:
-    per_agent: dict[uuid.UUID, _Tally] = defaultdict(_Tally)
-    finished_at, responded_at = _session.c.finished_at, _session.c.first_response_at
-    finished = _finished(
-        [_session.c.agent_id], *scope, finished_at >= starts, finished_at < ends
-    ).where(_session.c.agent_id.is_not(None))
-    for agent, *sums in await session.execute(finished):
-        per_agent[agent].add_finished(*sums)
-    responded = _responded(
-        [_session.c.first_responder_id], *scope, responded_at >= starts, responded_at < ends
-    ).where(_session.c.first_responder_id.is_not(None))
-    for agent, *sums in await session.execute(responded):
-        per_agent[agent].add_responses(*sums)
-    return [
-        schemas.AgentFigures(
-            agent_id=agent_id, name=name, finished=tally.finished, **tally.averages()
-        )
-        for agent_id, name, tally in await _agent_rows(session, staff, per_agent)
-    ]
+@dataclass(frozen=True)
+class _Within:
+    """A range of time (`starts` ≤ t < `ends`) whose sessions are tallied by one column."""
 
+    starts: datetime
+    ends: datetime
 
-async def _partner_agent(session: AsyncSession, staff: StaffPrincipal, agent_id: uuid.UUID) -> None:
-    found = await session.scalar(
-        select(StaffUser.id).where(
-            StaffUser.id == agent_id, StaffUser.partner_id == staff.partner_id
+    def _holds(self, at: sa.Column[Any]) -> list[sa.ColumnElement[bool]]:
+        return [at >= self.starts, at < self.ends]
+
+    async def tallies(
+        self,
+        session: AsyncSession,
+        owner_key: sa.Column[Any],
+        responder_key: sa.Column[Any],
+        owned: list[sa.ColumnElement[bool]],
+        answered: list[sa.ColumnElement[bool]],
+    ) -> dict[uuid.UUID, _Tally]:
+        """Sessions opened and finished by `owner_key`, responses by `responder_key`."""
+        tallies: dict[uuid.UUID, _Tally] = defaultdict(_Tally)
+        opened = (
+            select(owner_key, func.count())
+            .where(*owned, *self._holds(_session.c.opened_at))
+            .group_by(owner_key)
         )
-    )
-    if found is None:
-        raise NotFound("No such agent.")
+        for key, count in await session.execute(opened):
+            tallies[key].opened += count
+        finished = _finished([owner_key], *owned, *self._holds(_session.c.finished_at))
+        for key, *sums in await session.execute(finished):
+            tallies[key].add_finished(*sums)
+        responded = _responded(
+            [responder_key], *answered, *self._holds(_session.c.first_response_at)
+        )
+        for key, *sums in await session.execute(responded):
+            tallies[key].add_responses(*sums)
+        return tallies

@@ -94,6 +94,7 @@ AREAS: tuple[Area, ...] = (
         Permission.ANALYTICS_VIEW,
         "Help Desk",
         True,
+        built=True,
         about="Chats finished, active and unanswered, response and handling times.",
     ),
     Area("Channels", "/partner", Permission.CHANNELS_MANAGE, "Partner portal", True, built=True),
