@@ -406,6 +406,7 @@ async def _create(session: AsyncSession) -> Tenant:
     try:
         await _past_chats(session, end_users, aurora, staff_principals)
         # Today's chats began in the last hour, a couple of minutes between lines.
+        clock.unfreeze()
         clock.freeze(now() - timedelta(hours=1))
         for number, (end_user_name, channel_name, lines, finished_by) in enumerate(CONVERSATIONS):
             end_user, channel = end_users[end_user_name], channels_by_name[channel_name]

@@ -69,7 +69,7 @@ function chart(id, data, { series, steps, least, format }) {
       ],
       axes: [
         {},
-        { incrs: steps, size: 72, values: (u, splits) => splits.map((value) => format(value)) },
+        { incrs: steps, size: 90, values: (u, splits) => splits.map((value) => format(value)) },
       ],
     },
     data,
