@@ -71,6 +71,7 @@ export function createApi(headersFor) {
   return {
     get: (path, params = {}) => request("GET", withQuery(path, params)),
     post: (path, body) => request("POST", path, body),
+    patch: (path, body) => request("PATCH", path, body),
 
     /** POSTs a message, resending it after network failures and server errors. */
     async send(path, body) {

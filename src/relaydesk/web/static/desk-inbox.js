@@ -22,6 +22,7 @@ export class Inbox {
     Object.assign(this, { api, agentId, onOpen });
     this.tabs = [...document.querySelectorAll('[role="tab"][data-filter]')];
     this.countNodes = [...document.querySelectorAll("[data-count]")];
+    this.title = document.title;
     this.channelSelect = document.getElementById("channel-filter");
     this.channelNames = new Map(
       [...this.channelSelect.options].filter((o) => o.value).map((o) => [o.value, o.text]),
@@ -134,7 +135,7 @@ export class Inbox {
     this.more.recheck();
   }
 
-  /** A short pause sends one request for a burst of changes. */
+  /** The tabs' counts and the page title's; a short pause sends one request for a burst. */
   refreshCounts() {
     clearTimeout(this.countsPause);
     this.countsPause = setTimeout(async () => {
@@ -145,6 +146,8 @@ export class Inbox {
         });
         if (channelId !== this.channelSelect.value) return;
         for (const node of this.countNodes) node.textContent = String(counts[node.dataset.count]);
+        // Chats waiting show in the browser's tab while the agent works in another.
+        document.title = counts.unanswered ? `(${counts.unanswered}) ${this.title}` : this.title;
       } catch {
         // The next event or reconnect asks again; the list itself shows request failures.
       }

@@ -3,6 +3,7 @@
 import { createApi, staffHeaders } from "./chat-api.js";
 import { el } from "./chat-dom.js";
 import { STATUS_TEXT, connectSocket, socketUrl } from "./chat-socket.js";
+import { DeskAlerts } from "./desk-alerts.js";
 import { EngagementPanels } from "./desk-engagements.js";
 import { Inbox } from "./desk-inbox.js";
 import { ThreadPane } from "./desk-thread.js";
@@ -19,6 +20,12 @@ const thread = new ThreadPane({
   agentId,
   channelName: (channelId) => inbox.channelName(channelId),
   onChange: (conversation) => inbox.upsert(conversation),
+});
+const alerts = new DeskAlerts({
+  api,
+  agentId,
+  openId: () => thread.id,
+  onOpen: openConversation,
 });
 const engagements = new EngagementPanels({
   api,
@@ -54,6 +61,7 @@ connectSocket(socketUrl(), {
       const { conversation, ...message } = data;
       inbox.upsert(conversation);
       thread.receive(message, conversation);
+      alerts.receive(message, conversation);
       // A card sent is an engagement received.
       if (message.kind === "engagement") {
         engagements.activity({ end_user_id: conversation.end_user.id });
@@ -69,5 +77,6 @@ connectSocket(socketUrl(), {
 });
 
 inbox.reload();
+alerts.load();
 const linked = CONVERSATION_IN_URL.exec(window.location.hash);
 if (linked) openConversation(linked[1]);
