@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 
+from bench import analytics
 from bench.load import SCHEDULE_LAG_LIMIT_SECONDS, Percentiles, StepResult
 
 LATENCY_LIMIT_SECONDS = 0.100
@@ -219,6 +220,7 @@ def _machine_section(machine: Machine) -> list[str]:
     return [
         "## Machine",
         "",
+        f"- Measured: {machine.date} (`--suite chat`)",
         f"- CPU: {machine.cpu}, {machine.cores} cores; memory {machine.memory_gib:.0f} GiB",
         f"- System: {machine.system}; Python {machine.python}",
         f"- Services: {machine.services}",
@@ -288,16 +290,12 @@ def _backend_section(backend: str, sweeps: list[Sweep]) -> list[str]:
     return [*lines, "", *notes] if notes else lines
 
 
-def render(machine: Machine, method: Method, sweeps: list[Sweep]) -> str:
+def render_chat(machine: Machine, method: Method, sweeps: list[Sweep]) -> str:
+    """The chat part of the page: machine, method, result and every backend's steps."""
     by_backend: dict[str, list[Sweep]] = {}
     for sweep in sweeps:
         by_backend.setdefault(sweep.backend, []).append(sweep)
     lines = [
-        "# Performance",
-        "",
-        f"Written by `make bench` on {machine.date}; run it again to refresh this page "
-        "(`make bench BENCH_ARGS=--help` lists the options).",
-        "",
         *_machine_section(machine),
         "",
         *_method_section(method),
@@ -311,4 +309,184 @@ def render(machine: Machine, method: Method, sweeps: list[Sweep]) -> str:
     ]
     for backend, chosen in by_backend.items():
         lines += ["", *_backend_section(backend, chosen)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
+
+
+_PAGE_HEADER = (
+    "# Performance\n\n"
+    "Written by `make bench` in two parts, each measured by its own suite and stating when and "
+    "on which machine: chat delivery under load (from *Machine* to the backends' tables), and "
+    "the [chat analytics reads](#analytics). `make bench` runs both; "
+    '`make bench BENCH_ARGS="--suite chat"` or `--suite analytics` refreshes one part and keeps '
+    "the other (`make bench BENCH_ARGS=--help` lists the options)."
+)
+_CHAT_START, _ANALYTICS_START = "\n## Machine\n", "\n## Analytics\n"
+
+
+def _parts(page: str) -> tuple[str | None, str | None]:
+    """The chat and analytics parts of a page written before (None where it has none)."""
+    chat_at, analytics_at = page.find(_CHAT_START), page.find(_ANALYTICS_START)
+    chat_end = analytics_at if analytics_at > chat_at else len(page)
+    chat = page[chat_at:chat_end].strip() if chat_at >= 0 else None
+    analytics = page[analytics_at:].strip() if analytics_at >= 0 else None
+    return chat, analytics
+
+
+def compose(page: str, *, chat: str | None, analytics: str | None) -> str:
+    """docs/performance.md with the parts measured now, and the other part as it was."""
+    kept_chat, kept_analytics = _parts(page)
+    parts = [chat or kept_chat, analytics or kept_analytics]
+    return "\n\n".join([_PAGE_HEADER, *(part for part in parts if part)]) + "\n"
+
+
+# Analytics
+
+
+TENS_OF_MS_SECONDS = 0.100  # "tens of milliseconds": p95 under 100 ms
+
+
+def _analytics_ms(seconds: float) -> str:
+    milliseconds = seconds * 1000
+    return f"{milliseconds:.1f}" if milliseconds < 100 else f"{milliseconds:.0f}"
+
+
+def _size(size: int) -> str:
+    return "–" if not size else f"{size} B" if size < 1024 else f"{size / 1024:.1f} KB"
+
+
+def _timing_row(timing: analytics.Timing, floor: analytics.Timing | None) -> str:
+    ratio = f"{timing.p50 / floor.p50:.1f}×" if floor and timing is not floor else "1×"
+    path = timing.path.split("&channel_id=")[0] + (
+        "&channel_id=…" if "&channel_id" in timing.path else ""
+    )
+    request = f"`GET {path}`" if timing.path else "asyncpg, SQL only"
+    latencies = [_analytics_ms(value) for value in (timing.p50, timing.p95, timing.p99, timing.max)]
+    cells = [timing.name, request, str(timing.count), *latencies, ratio, _size(timing.size)]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _analytics_verdict(run: analytics.Run) -> str:
+    by_name = {timing.name: timing for timing in run.timings}
+    summary, floor = by_name.get("summary, 24 h"), by_name.get("healthz (baseline)")
+    if run.error or summary is None or floor is None:
+        return f"- **{run.backend}**: not measured: `{run.error}`"
+    meets = summary.p95 < TENS_OF_MS_SECONDS
+    line = (
+        f"- **{run.backend}**: the 24-hour summary answers in p50 {_analytics_ms(summary.p50)} "
+        f"ms, p95 {_analytics_ms(summary.p95)} ms, p99 {_analytics_ms(summary.p99)} ms: "
+        f"**{summary.p50 / floor.p50:.1f}×** the floor of a request (`GET /healthz`, p50 "
+        f"{_analytics_ms(floor.p50)} ms), "
+        + ("**within tens of milliseconds**" if meets else "**not within tens of milliseconds**")
+    )
+    slow = [timing for timing in run.timings if timing.p95 >= TENS_OF_MS_SECONDS]
+    if slow:
+        line += ". Over 100 ms at p95: " + ", ".join(
+            f"{timing.name} (p50 {_analytics_ms(timing.p50)} ms, p95 "
+            f"{_analytics_ms(timing.p95)} ms)"
+            for timing in slow
+        )
+    if run.naive:
+        line += (
+            f". Computing the same figures from the message rows takes p50 "
+            f"{_analytics_ms(run.naive.p50)} ms in the database alone, "
+            f"{run.naive.p50 / summary.p50:.0f}× the whole summary request"
+        )
+    return line + "."
+
+
+_TIMING_HEADER = (
+    "| read | request | count | p50 | p95 | p99 | max | p50 ÷ healthz p50 | answer |\n"
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+def _run_section(run: analytics.Run) -> list[str]:
+    lines = [f"### {run.backend}", ""]
+    if run.error:
+        return [*lines, f"Not measured: `{run.error}`"]
+    seeded = ", ".join(f"{count:,} {name}" for name, count in run.seeded.items() if count)
+    lines += [f"Seeded in {run.seed_seconds:.1f} s: {seeded}.", "", _TIMING_HEADER]
+    floor = run.timings[0] if run.timings else None
+    lines += [_timing_row(timing, floor) for timing in run.timings]
+    if run.naive:
+        lines.append(_timing_row(run.naive, floor))
+    if run.plans:
+        lines += ["", *_plans_section(run.plans)]
+    return lines
+
+
+def _plans_section(plans: list[analytics.Plan]) -> list[str]:
+    lines = [
+        "Each statement of the summary and of the year's daily read, as the service issues it, "
+        "run again under `EXPLAIN (ANALYZE, BUFFERS)` after the timed requests (times in ms; "
+        "buffers: 8 KB pages hit or read):",
+        "",
+        "| read | statement on | scans | planning | execution | buffers |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {plan.read} | {plan.statement} | {'; '.join(plan.scans)} | {plan.planning_ms:.2f} "
+        f"| {plan.execution_ms:.2f} | {plan.buffers:,} |"
+        for plan in plans
+    ]
+    return lines
+
+
+def render_analytics(machine: Machine, scale: analytics.Scale, runs: list[analytics.Run]) -> str:
+    """The analytics part of the page: when, on what, how, and every read's latencies."""
+    lines = [
+        "## Analytics",
+        "",
+        f"Measured by `make bench` (`--suite analytics`) on {machine.date}: {machine.cpu}, "
+        f"{machine.cores} cores, {machine.memory_gib:.0f} GiB; {machine.system}; Python "
+        f"{machine.python}; {machine.services}; load average (1, 5, 15 min) "
+        f"{machine.load_average}.",
+        "",
+        "Requirement (HD-15): the 24-hour summary answers from indexed chat-session rows, not by "
+        f"scanning messages; with {scale.sessions:,} chat sessions on PostgreSQL, in tens of "
+        f"milliseconds (here: p95 under {TENS_OF_MS_SECONDS * 1000:.0f} ms).",
+        "",
+        *(_analytics_verdict(run) for run in runs),
+        "",
+        *_analytics_method(scale),
+    ]
+    for run in runs:
+        lines += ["", *_run_section(run)]
+    return "\n".join(lines)
+
+
+def _analytics_method(scale: analytics.Scale) -> list[str]:
+    return [
+        "### Method",
+        "",
+        "`bench/analytics.py`, per backend: a fresh database (PostgreSQL: a new, randomly named "
+        "database, dropped afterwards), `relaydesk migrate`, the tenant and the partner with "
+        "its admin from the CLI, then one partner's last "
+        f"{analytics.DAYS} days seeded straight into the tables of `relaydesk.models`: "
+        f"{scale.channels} channels, {scale.agents} agents, {scale.end_users:,} end users "
+        "each following a channel and holding one conversation, and "
+        f"{scale.sessions:,} chat sessions over them, opening at a rate that doubles over the "
+        "90 days (about 1.5% of them in the last 24 hours), with response times around 40 s "
+        "and handling times around 7 min (log-normal), 3% finished without a response and 5% "
+        "taken over; sessions still running now leave their conversation active or "
+        "unanswered. PostgreSQL gets them by COPY, then every session's messages in one "
+        "`INSERT … SELECT` (the end user's text, a *reopened* line from the second session "
+        "on, *taken*, the agent's answer, the end user's reply, *taken over*, *finished*), "
+        "then `VACUUM ANALYZE`; SQLite the same rows without the messages, by executemany in "
+        "one transaction, then `ANALYZE`.",
+        f"- One `relaydesk serve --no-worker` process; a partner admin's bearer token; each "
+        f"read {scale.warmup} times to warm up, then {scale.requests} times one after another "
+        "over one keep-alive connection (httpx, in the bench process on the same machine; "
+        f"fewer if the reads take over {analytics.REQUEST_BUDGET_SECONDS:.0f} s in all). "
+        "Latencies in ms from the client. The summary's count of finished, active and "
+        "unanswered chats is checked against the seed.",
+        "- Baseline, on the same server in the same run: `GET /healthz`, which runs one "
+        "`SELECT 1`: the floor of a request (routing, middleware, a pooled connection). "
+        "The ratio is the read's p50 over the baseline's p50.",
+        "- Contrast (PostgreSQL): the summary's finished-chat, response and handling figures "
+        "for the last 24 hours computed the naive way, by one query that windows every "
+        "message of the partner per conversation (a session opens at the first message or a "
+        f"*reopened* line, is answered at *taken*, ends at *finished*); "
+        f"{analytics.NAIVE_RUNS} runs after one warm-up, timed with asyncpg; it must count "
+        "the same finished chats.",
+    ]

@@ -1,10 +1,17 @@
-"""`make bench`: sweep the message rate on relaydesk and on the baseline, write the report.
+"""`make bench`: two suites, each writing its part of docs/performance.md.
 
-    python -m bench.run [--quick] [--backends sqlite,postgresql] [--rates 25,50,100] ...
+    python -m bench.run [--suite chat,analytics] [--quick] [--backends sqlite,postgresql] ...
 
-For every backend and target: a fresh database, the target's servers, its clients set up and
-connected, one priming message per end user, then one step per rate until a rate fails badly
-twice in a row.
+chat: sweep the message rate on relaydesk and on the baseline. For every backend and target:
+a fresh database, the target's servers, its clients set up and connected, one priming message
+per end user, then one step per rate until a rate fails badly twice in a row.
+
+analytics: the chat-analytics reads on 100,000 seeded chat sessions (bench/analytics.py). For
+every backend: a fresh database seeded in bulk, one server, sequential requests to the summary
+and the daily figures next to GET /healthz; on PostgreSQL also the naive query over the
+messages and the summary's query plans.
+
+A run of one suite keeps the other's part of the report as it was.
 Servers and PostgreSQL databases are removed again however the run ends (Ctrl-C included).
 """
 
@@ -26,13 +33,20 @@ import uvloop
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bench import report, targets
+from bench import analytics, report, targets
 from bench.load import LoadGenerator, Step, StepResult
 from bench.servers import ROOT, DatabaseUrls, postgresql_database, sqlite_database
 
+SUITES = ("chat", "analytics")
 DEFAULT_RATES = "25,50,100,150,200,225,250,275,300,350,400,450,500,600,800,1000"
-FULL = {"conversations": 200, "agents": 20, "rates": DEFAULT_RATES, "duration": 10.0, "warmup": 3.0}
-QUICK = {"conversations": 20, "agents": 3, "rates": "20,40", "duration": 3.0, "warmup": 1.0}
+FULL = {
+    "conversations": 200, "agents": 20, "rates": DEFAULT_RATES, "duration": 10.0, "warmup": 3.0,
+    "sessions": 100_000, "requests": 200,
+}  # fmt: skip
+QUICK = {
+    "conversations": 20, "agents": 3, "rates": "20,40", "duration": 3.0, "warmup": 1.0,
+    "sessions": 10_000, "requests": 20,
+}  # fmt: skip
 # A step this bad ends the sweep: higher rates can only be worse. The achieved rate is held
 # against the offered one (sends started in the window), which a Poisson schedule scatters
 # around the nominal rate.
@@ -47,6 +61,7 @@ TARGETS: dict[str, targets.Target] = {
 
 @dataclass(frozen=True)
 class Options:
+    suites: list[str]
     backends: list[str]
     targets: list[str]
     conversations: int
@@ -59,6 +74,8 @@ class Options:
     output: Path | None
     postgres_url: str
     redis_url: str
+    sessions: int
+    requests: int
 
 
 def _csv(text: str) -> list[str]:
@@ -71,21 +88,29 @@ def parse_options(argv: list[str]) -> Options:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--suite", default="chat,analytics", help="chat,analytics: the suites to run (both)"
+    )
     parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite,postgresql")
-    parser.add_argument("--targets", default="relaydesk,baseline", help="relaydesk,baseline")
-    parser.add_argument("--conversations", type=int, help="end users, one conversation each (200)")
-    parser.add_argument("--agents", type=int, help="agents, each receiving the whole inbox (20)")
-    parser.add_argument("--rates", help=f"messages per second to try (default {DEFAULT_RATES})")
-    parser.add_argument("--warmup", type=float, help="seconds before each measurement (3)")
-    parser.add_argument("--duration", type=float, help="seconds measured per rate (10)")
-    parser.add_argument("--grace", type=float, default=5.0, help="seconds for late deliveries (5)")
-    parser.add_argument("--schedule", choices=("poisson", "fixed"), default="poisson")
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a short check of the whole path (C=20, A=3, rates 20,40, 3 s steps); writes no "
-        "report unless --output is given",
+        help="a short check of the whole path (chat: C=20, A=3, rates 20,40, 3 s steps; "
+        "analytics: 10,000 sessions, 20 requests a read); writes no report unless --output "
+        "is given",
     )
+    chat = parser.add_argument_group("chat suite")
+    chat.add_argument("--targets", default="relaydesk,baseline", help="relaydesk,baseline")
+    chat.add_argument("--conversations", type=int, help="end users, one conversation each (200)")
+    chat.add_argument("--agents", type=int, help="agents, each receiving the whole inbox (20)")
+    chat.add_argument("--rates", help=f"messages per second to try (default {DEFAULT_RATES})")
+    chat.add_argument("--warmup", type=float, help="seconds before each measurement (3)")
+    chat.add_argument("--duration", type=float, help="seconds measured per rate (10)")
+    chat.add_argument("--grace", type=float, default=5.0, help="seconds for late deliveries (5)")
+    chat.add_argument("--schedule", choices=("poisson", "fixed"), default="poisson")
+    reads = parser.add_argument_group("analytics suite")
+    reads.add_argument("--sessions", type=int, help="chat sessions seeded (100000)")
+    reads.add_argument("--requests", type=int, help="timed requests per read (200)")
     parser.add_argument("--output", type=Path, help="default docs/performance.md, unless --quick")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -93,16 +118,20 @@ def parse_options(argv: list[str]) -> Options:
     for name, value in (QUICK if arguments.quick else FULL).items():
         if getattr(arguments, name) is None:
             setattr(arguments, name, value)
-    unknown = set(_csv(arguments.backends)) - {"sqlite", "postgresql"}
+    unknown = set(_csv(arguments.suite)) - set(SUITES)
+    unknown |= set(_csv(arguments.backends)) - {"sqlite", "postgresql"}
     unknown |= set(_csv(arguments.targets)) - set(TARGETS)
     if unknown:
-        parser.error(f"unknown backends or targets: {', '.join(sorted(unknown))}")
+        parser.error(f"unknown suites, backends or targets: {', '.join(sorted(unknown))}")
+    if arguments.sessions < 10 or arguments.requests < 1:
+        parser.error("--sessions needs at least 10 and --requests at least 1")
     if not _csv(arguments.rates):
         parser.error("--rates needs at least one rate")
     output = arguments.output
     if output is None and not arguments.quick:
         output = ROOT / "docs" / "performance.md"
     return Options(
+        suites=_csv(arguments.suite),
         backends=_csv(arguments.backends),
         targets=_csv(arguments.targets),
         conversations=arguments.conversations,
@@ -115,6 +144,8 @@ def parse_options(argv: list[str]) -> Options:
         output=output,
         postgres_url=arguments.postgres_url,
         redis_url=arguments.redis_url,
+        sessions=arguments.sessions,
+        requests=arguments.requests,
     )
 
 
@@ -260,10 +291,8 @@ async def _sweeps(options: Options) -> tuple[str, list[report.Sweep]]:
     return services, sweeps
 
 
-async def main(options: Options) -> None:
-    loop, task = asyncio.get_running_loop(), asyncio.current_task()
-    assert task is not None
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)  # clean up as for Ctrl-C
+async def _chat(options: Options) -> str:
+    """The chat suite; its part of the report."""
     load_average = report.load_average()  # before the bench adds its own load
     services, sweeps = await _sweeps(options)
     machine = report.describe_machine(services, load_average)
@@ -277,12 +306,66 @@ async def main(options: Options) -> None:
         schedule=options.schedule,
         rates=options.rates,
     )
-    text = report.render(machine, method, sweeps)
+    return report.render_chat(machine, method, sweeps)
+
+
+async def _postgres_settings(options: Options) -> str:
+    """PostgreSQL's version and memory settings; raises if it is unreachable."""
+    connection = await asyncpg.connect(options.postgres_url)
+    try:
+        version, buffers, work_mem = await connection.fetchrow(
+            "SELECT current_setting('server_version'), current_setting('shared_buffers'), "
+            "current_setting('work_mem')"
+        )
+    finally:
+        await connection.close()
+    return f"PostgreSQL {version} (shared_buffers {buffers}, work_mem {work_mem})"
+
+
+async def _analytics_run(name: str, options: Options, scale: analytics.Scale) -> analytics.Run:
+    """One backend's analytics; a failure is recorded in the result, not raised."""
+    label = "PostgreSQL" if name == "postgresql" else "SQLite"
+    print(f"analytics on {label}", flush=True)
+    try:
+        return await analytics.run_backend(name, label, options.postgres_url, scale)
+    except Exception as error:  # one failed backend must not cost the other its report
+        traceback.print_exc()
+        return analytics.Run(label, error=str(error).splitlines()[0] if str(error) else repr(error))
+
+
+async def _analytics(options: Options) -> str:
+    """The analytics suite, PostgreSQL first (the requirement is stated for it); its part of
+    the report."""
+    load_average = report.load_average()
+    scale = analytics.scale(options.sessions, options.requests)
+    services, runs = "PostgreSQL not used", []
+    for name in sorted(options.backends, key=lambda backend: backend != "postgresql"):
+        if name == "postgresql":
+            try:
+                services = await _postgres_settings(options)
+            except (OSError, asyncpg.PostgresError) as error:
+                print(f"PostgreSQL: not reachable, skipped: {error!r}", flush=True)
+                runs.append(analytics.Run("PostgreSQL", error=f"not reachable: {error!r}"))
+                continue
+        runs.append(await _analytics_run(name, options, scale))
+    # Other work on the machine shows in the latencies: the load average says how much.
+    load_averages = f"{load_average} before the run, {report.load_average()} after"
+    machine = report.describe_machine(services, load_averages)
+    return report.render_analytics(machine, scale, runs)
+
+
+async def main(options: Options) -> None:
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)  # clean up as for Ctrl-C
+    chat = await _chat(options) if "chat" in options.suites else None
+    reads = await _analytics(options) if "analytics" in options.suites else None
     if options.output:
-        options.output.write_text(text)
+        page = options.output.read_text() if options.output.exists() else ""
+        options.output.write_text(report.compose(page, chat=chat, analytics=reads))
         print(f"wrote {options.output}")
     else:
-        print(text)
+        print("\n\n".join(part for part in (chat, reads) if part))
 
 
 if __name__ == "__main__":
