@@ -39,8 +39,28 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("agent_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("response_seconds", sa.Double(), nullable=True))
         batch_op.add_column(sa.Column("handling_seconds", sa.Double(), nullable=True))
+        batch_op.drop_index("ix_chat_session_opened")
+        batch_op.drop_index("ix_chat_session_finished")
         batch_op.create_index(
-            "ix_chat_session_responded", ["partner_id", "first_response_at"], unique=False
+            "ix_chat_session_opened",
+            ["partner_id", "opened_at", "channel_id", "agent_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_chat_session_finished",
+            ["partner_id", "finished_at", "channel_id", "agent_id", "handling_seconds"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_chat_session_responded",
+            [
+                "partner_id",
+                "first_response_at",
+                "channel_id",
+                "first_responder_id",
+                "response_seconds",
+            ],
+            unique=False,
         )
         batch_op.create_foreign_key(
             batch_op.f("fk_chat_session_agent_id_staff_user"), "staff_user", ["agent_id"], ["id"]
@@ -110,6 +130,10 @@ def downgrade() -> None:
             batch_op.f("fk_chat_session_agent_id_staff_user"), type_="foreignkey"
         )
         batch_op.drop_index("ix_chat_session_responded")
+        batch_op.drop_index("ix_chat_session_finished")
+        batch_op.drop_index("ix_chat_session_opened")
+        batch_op.create_index("ix_chat_session_finished", ["partner_id", "finished_at"])
+        batch_op.create_index("ix_chat_session_opened", ["partner_id", "opened_at"])
         batch_op.drop_column("handling_seconds")
         batch_op.drop_column("response_seconds")
         batch_op.drop_column("agent_id")

@@ -262,24 +262,28 @@ async def _by_day(
     session: AsyncSession,
     day: sa.Subquery,
     at: sa.Column[Any],
+    agent: sa.Column[Any],
     scope: Iterable[sa.ColumnElement[bool]],
     *sums: sa.ColumnElement[Any],
-) -> dict[int, tuple[Any, ...]]:
-    """Grouped figures of the sessions whose `at` falls in each day, by day number."""
-    statement = (
-        select(day.c.n, *sums)
+) -> sa.Result[Any]:
+    """Figures of the sessions whose `at` falls in each day, by day number, channel and agent:
+    few enough rows for the service to fold into days, agents and channels itself."""
+    group_by = (day.c.n, _session.c.channel_id, agent)
+    return await session.execute(
+        select(*group_by, *sums)
         .select_from(day)
         .join(_session, sa.and_(*scope, at >= day.c.starts, at < day.c.ends))
-        .group_by(day.c.n)
+        .group_by(*group_by)
     )
-    return {n: tuple(figures) for n, *figures in await session.execute(statement)}
 
 
 async def chat_daily(
     session: AsyncSession, staff: StaffPrincipal, query: RangeQuery
 ) -> schemas.DailyFigures:
     """Chats opened and finished and the two averages per day of the range in the partner's
-    time zone, with the range's totals, per agent and per channel."""
+    time zone, with the range's totals, per agent and per channel (the last two with the
+    agent and channel filters applied, as the days are, except that per agent lists everyone
+    unless one agent is asked for)."""
     zone = await partner_zone(session, staff)
     days = _days(query, zone)
     channels = await _channel_names(session, staff, query.channel_id)
@@ -287,42 +291,53 @@ async def chat_daily(
     if query.agent_id is not None and query.agent_id not in {id_ for id_, _, _ in agents}:
         raise NotFound("No such agent.")
     scope = _scope(staff, query.channel_id)
-    owned, answered = scope, scope
-    if query.agent_id is not None:
-        owned = [*scope, _session.c.agent_id == query.agent_id]
-        answered = [*scope, _session.c.first_responder_id == query.agent_id]
     day = _day_table(days, zone)
+    per_day: dict[int, _Tally] = defaultdict(_Tally)
+    per_agent: dict[uuid.UUID, _Tally] = defaultdict(_Tally)
+    per_channel: dict[uuid.UUID, _Tally] = defaultdict(_Tally)
+    totals = _Tally()
 
-    opened = await _by_day(session, day, _session.c.opened_at, owned, func.count())
-    finished = await _by_day(session, day, _session.c.finished_at, owned, *_FINISHED_SUMS)
-    responded = await _by_day(session, day, _session.c.first_response_at, answered, *_RESPONSE_SUMS)
+    def tallies(n: int, channel: uuid.UUID, agent: uuid.UUID | None) -> list[_Tally]:
+        """What a row adds to: its agent's, and if the agent filter lets it, the rest."""
+        mine = [per_agent[agent]] if agent is not None else []
+        if query.agent_id not in (None, agent):
+            return mine
+        return [*mine, per_day[n], per_channel[channel], totals]
 
-    totals, rows = _Tally(), []
-    for n, day_date in enumerate(days):
-        tally = _Tally(opened=opened.get(n, (0,))[0])
-        tally.add_finished(*finished.get(n, (0, None, 0)))
-        tally.add_responses(*responded.get(n, (None, 0)))
-        rows.append(
-            schemas.DayFigures(
-                date=day_date, opened=tally.opened, finished=tally.finished, **tally.averages()
-            )
-        )
-        totals.opened += tally.opened
-        totals.add_finished(tally.finished, tally.handling_total, tally.handlings)
-        totals.add_responses(tally.response_total, tally.responses)
+    for n, channel, agent, count in await _by_day(
+        session, day, _session.c.opened_at, _session.c.agent_id, scope, func.count()
+    ):
+        for tally in tallies(n, channel, agent):
+            tally.opened += count
+    for n, channel, agent, *sums in await _by_day(
+        session, day, _session.c.finished_at, _session.c.agent_id, scope, *_FINISHED_SUMS
+    ):
+        for tally in tallies(n, channel, agent):
+            tally.add_finished(*sums)
+    for n, channel, agent, *sums in await _by_day(
+        session,
+        day,
+        _session.c.first_response_at,
+        _session.c.first_responder_id,
+        scope,
+        *_RESPONSE_SUMS,
+    ):
+        for tally in tallies(n, channel, agent):
+            tally.add_responses(*sums)
 
-    within = _Within(_midnight(days[0], zone), _midnight(days[-1] + timedelta(1), zone))
-    per_agent = await within.tallies(
-        session, _session.c.agent_id, _session.c.first_responder_id, scope, scope
-    )
-    per_channel = await within.tallies(
-        session, _session.c.channel_id, _session.c.channel_id, owned, answered
-    )
     return schemas.DailyFigures(
         time_zone=zone.key,
         from_=days[0],
         to=days[-1],
-        days=rows,
+        days=[
+            schemas.DayFigures(
+                date=day_date,
+                opened=per_day[n].opened,
+                finished=per_day[n].finished,
+                **per_day[n].averages(),
+            )
+            for n, day_date in enumerate(days)
+        ],
         totals=schemas.RangeTotals(
             opened=totals.opened, finished=totals.finished, **totals.averages()
         ),
@@ -344,41 +359,3 @@ async def chat_daily(
             for channel_id, name in channels.items()
         ],
     )
-
-
-@dataclass(frozen=True)
-class _Within:
-    """A range of time (`starts` ≤ t < `ends`) whose sessions are tallied by one column."""
-
-    starts: datetime
-    ends: datetime
-
-    def _holds(self, at: sa.Column[Any]) -> list[sa.ColumnElement[bool]]:
-        return [at >= self.starts, at < self.ends]
-
-    async def tallies(
-        self,
-        session: AsyncSession,
-        owner_key: sa.Column[Any],
-        responder_key: sa.Column[Any],
-        owned: list[sa.ColumnElement[bool]],
-        answered: list[sa.ColumnElement[bool]],
-    ) -> dict[uuid.UUID, _Tally]:
-        """Sessions opened and finished by `owner_key`, responses by `responder_key`."""
-        tallies: dict[uuid.UUID, _Tally] = defaultdict(_Tally)
-        opened = (
-            select(owner_key, func.count())
-            .where(*owned, *self._holds(_session.c.opened_at))
-            .group_by(owner_key)
-        )
-        for key, count in await session.execute(opened):
-            tallies[key].opened += count
-        finished = _finished([owner_key], *owned, *self._holds(_session.c.finished_at))
-        for key, *sums in await session.execute(finished):
-            tallies[key].add_finished(*sums)
-        responded = _responded(
-            [responder_key], *answered, *self._holds(_session.c.first_response_at)
-        )
-        for key, *sums in await session.execute(responded):
-            tallies[key].add_responses(*sums)
-        return tallies
