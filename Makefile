@@ -40,8 +40,9 @@ test: setup /usr/bin/chromium
 	@echo "Installing Debian's chromium for the browser tests"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-## bench: chat delivery under load, relaydesk next to a bare baseline (SQLite; PostgreSQL + Redis
-## when reachable); writes docs/performance.md. Options: make bench BENCH_ARGS="--quick --backends sqlite"
+## bench: chat delivery under load next to a bare baseline, and the analytics reads on 100,000 chat
+## sessions (SQLite; PostgreSQL + Redis when reachable); writes docs/performance.md.
+## Options: make bench BENCH_ARGS="--suite analytics" (or --quick, --backends sqlite; --help lists all)
 bench: setup
 	$(UV) run python -m bench.run $(BENCH_ARGS)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 
-from bench import analytics
+from bench import analytics, analytics_seed
 from bench.load import SCHEDULE_LAG_LIMIT_SECONDS, Percentiles, StepResult
 
 LATENCY_LIMIT_SECONDS = 0.100
@@ -432,7 +432,9 @@ def _plans_section(plans: list[analytics.Plan]) -> list[str]:
     return lines
 
 
-def render_analytics(machine: Machine, scale: analytics.Scale, runs: list[analytics.Run]) -> str:
+def render_analytics(
+    machine: Machine, scale: analytics_seed.Scale, runs: list[analytics.Run]
+) -> str:
     """The analytics part of the page: when, on what, how, and every read's latencies."""
     lines = [
         "## Analytics",
@@ -455,14 +457,14 @@ def render_analytics(machine: Machine, scale: analytics.Scale, runs: list[analyt
     return "\n".join(lines)
 
 
-def _analytics_method(scale: analytics.Scale) -> list[str]:
+def _analytics_method(scale: analytics_seed.Scale) -> list[str]:
     return [
         "### Method",
         "",
         "`bench/analytics.py`, per backend: a fresh database (PostgreSQL: a new, randomly named "
         "database, dropped afterwards), `relaydesk migrate`, the tenant and the partner with "
         "its admin from the CLI, then one partner's last "
-        f"{analytics.DAYS} days seeded straight into the tables of `relaydesk.models`: "
+        f"{analytics_seed.DAYS} days seeded straight into the tables of `relaydesk.models`: "
         f"{scale.channels} channels, {scale.agents} agents, {scale.end_users:,} end users "
         "each following a channel and holding one conversation, and "
         f"{scale.sessions:,} chat sessions over them, opening at a rate that doubles over the "

@@ -33,7 +33,7 @@ import uvloop
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bench import analytics, report, targets
+from bench import analytics, analytics_seed, report, targets
 from bench.load import LoadGenerator, Step, StepResult
 from bench.servers import ROOT, DatabaseUrls, postgresql_database, sqlite_database
 
@@ -322,7 +322,7 @@ async def _postgres_settings(options: Options) -> str:
     return f"PostgreSQL {version} (shared_buffers {buffers}, work_mem {work_mem})"
 
 
-async def _analytics_run(name: str, options: Options, scale: analytics.Scale) -> analytics.Run:
+async def _analytics_run(name: str, options: Options, scale: analytics_seed.Scale) -> analytics.Run:
     """One backend's analytics; a failure is recorded in the result, not raised."""
     label = "PostgreSQL" if name == "postgresql" else "SQLite"
     print(f"analytics on {label}", flush=True)
@@ -337,7 +337,7 @@ async def _analytics(options: Options) -> str:
     """The analytics suite, PostgreSQL first (the requirement is stated for it); its part of
     the report."""
     load_average = report.load_average()
-    scale = analytics.scale(options.sessions, options.requests)
+    scale = analytics_seed.scale(options.sessions, options.requests)
     services, runs = "PostgreSQL not used", []
     for name in sorted(options.backends, key=lambda backend: backend != "postgresql"):
         if name == "postgresql":
