@@ -11,45 +11,12 @@ import httpx
 import pytest
 
 from relaydesk.auth.permissions import Role
-from relaydesk.clock import clock, now
+from tests.analytics.conftest import at, finished, opened, replied, two_days_of_chats
 from tests.chat.conftest import Agent, Follower, as_agent, new_follower
 from tests.factories import Factory, World
 
 SUMMARY = "/api/v1/analytics/chat/summary"
 DAILY = "/api/v1/analytics/chat/daily"
-
-
-def at(start: datetime, seconds: float) -> None:
-    clock.freeze(start + timedelta(seconds=seconds))
-
-
-@pytest.fixture
-async def follower(client: httpx.AsyncClient, world: World) -> Follower:
-    return await new_follower(client, world.tenant, world.a.channel, name="Mia Jensen")
-
-
-@pytest.fixture
-async def agent(client: httpx.AsyncClient, factory: Factory, world: World) -> Agent:
-    return await as_agent(client, factory, world.a.agent)
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, factory: Factory, world: World) -> Agent:
-    return await as_agent(client, factory, world.a.admin)
-
-
-@pytest.fixture
-async def second_follower(client: httpx.AsyncClient, world: World) -> Follower:
-    return await new_follower(client, world.tenant, world.a.channel, name="Noah Berg")
-
-
-@pytest.fixture
-def start(follower: Follower, second_follower: Follower, agent: Agent, admin: Agent) -> datetime:
-    """t: the moment each scenario's first chat opens, on a frozen clock three days back (the
-    people's tokens, issued on real time before, stay valid)."""
-    at = now().replace(microsecond=0) - timedelta(days=3)
-    clock.freeze(at)
-    return at
 
 
 async def summary(agent: Agent, **params: object) -> dict:
@@ -71,24 +38,6 @@ def figures(row: dict) -> tuple:
 def agent_row(answer: dict, agent: Agent) -> dict:
     (row,) = [row for row in answer["per_agent"] if row["agent_id"] == agent.id]
     return row
-
-
-async def opened(start: datetime, seconds: float, follower: Follower) -> str:
-    """A chat the follower opens at t + seconds; its conversation id."""
-    at(start, seconds)
-    assert (await follower.write("Hello?")).status_code == 201
-    return await follower.conversation_id()
-
-
-async def replied(start: datetime, seconds: float, agent: Agent, conversation_id: str) -> None:
-    at(start, seconds)
-    response = await agent.reply(conversation_id, take_over=True)
-    assert response.status_code == 201, response.text
-
-
-async def finished(start: datetime, seconds: float, agent: Agent, conversation_id: str) -> None:
-    at(start, seconds)
-    assert (await agent.finish(conversation_id)).status_code == 200
 
 
 class TestSummary:
@@ -313,26 +262,6 @@ async def set_time_zone(admin: Agent, time_zone: str) -> None:
 
 
 class TestDaily:
-    @pytest.fixture
-    def start(
-        self, follower: Follower, second_follower: Follower, agent: Agent, admin: Agent
-    ) -> datetime:
-        """03:00 UTC, three days ago: the evening before in New York."""
-        day = (now() - timedelta(days=3)).date()
-        at = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
-        clock.freeze(at)
-        return at
-
-    async def two_days_of_chats(
-        self, start: datetime, follower: Follower, second: Follower, agent: Agent
-    ) -> None:
-        conversation_id = await opened(start, 0, follower)
-        await replied(start, 65, agent, conversation_id)
-        await finished(start, 300, agent, conversation_id)
-        # The next day at 12:00 UTC, another end user's chat, answered but not finished.
-        second_id = await opened(start, 33 * 3600, second)
-        await replied(start, 33 * 3600 + 120, agent, second_id)
-
     async def test_days_opened_finished_and_averages(
         self,
         start: datetime,
@@ -342,7 +271,7 @@ class TestDaily:
         second_follower: Follower,
         agent: Agent,
     ) -> None:
-        await self.two_days_of_chats(start, follower, second_follower, agent)
+        await two_days_of_chats(start, follower, second_follower, agent)
         day = start.date()
         answer = await daily(
             agent, **{"from": str(day - timedelta(1)), "to": str(day + timedelta(1))}
@@ -378,7 +307,7 @@ class TestDaily:
         agent: Agent,
         admin: Agent,
     ) -> None:
-        await self.two_days_of_chats(start, follower, second_follower, agent)
+        await two_days_of_chats(start, follower, second_follower, agent)
         await set_time_zone(admin, "America/New_York")
         day = start.date()
         answer = await daily(
@@ -417,7 +346,7 @@ class TestDaily:
         agent: Agent,
         admin: Agent,
     ) -> None:
-        await self.two_days_of_chats(start, follower, second_follower, agent)
+        await two_days_of_chats(start, follower, second_follower, agent)
         day = start.date()
         query = {"from": str(day), "to": str(day + timedelta(1))}
         mine = await daily(agent, **query, agent_id=agent.id)
@@ -442,7 +371,7 @@ class TestDaily:
         second_follower: Follower,
         agent: Agent,
     ) -> None:
-        await self.two_days_of_chats(start, follower, second_follower, agent)
+        await two_days_of_chats(start, follower, second_follower, agent)
         quiet = await factory.channel(world.a.partner, chat_enabled=True)
         day = str(start.date())
         answer = await daily(agent, **{"from": day, "to": day}, channel_id=str(quiet.id))
@@ -479,7 +408,7 @@ class TestDaily:
         second_follower: Follower,
         agent: Agent,
     ) -> None:
-        await self.two_days_of_chats(start, follower, second_follower, agent)
+        await two_days_of_chats(start, follower, second_follower, agent)
         day = start.date()
         response = await client.get(
             f"{DAILY}.csv",

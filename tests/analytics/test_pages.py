@@ -4,16 +4,17 @@ and who may open them."""
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from relaydesk.analytics.pages import BAD_DATE, BAD_ZONE, format_duration
-from relaydesk.clock import clock, now
+from relaydesk.clock import now
 from relaydesk.config import Settings
-from tests.chat.conftest import Agent, Follower, as_agent, new_follower
+from tests.analytics.conftest import finished, opened, replied, two_days_of_chats
+from tests.chat.conftest import Agent, Follower, new_follower
 from tests.factories import Factory, World
 from tests.html import Element, parse
 from tests.web.test_pages import alerts, nav_links, redirect_target, signed_in
@@ -22,31 +23,6 @@ TODAY = "/desk/analytics/today"
 RANGE = "/desk/analytics"
 TIME_ZONE = "/desk/analytics/time-zone"
 CSRF_REFUSED = "The CSRF token is missing or wrong. Reload the page."
-
-
-# --- Making chats at exact moments ----------------------------------------------------------
-
-
-def at(start: datetime, seconds: float) -> None:
-    clock.freeze(start + timedelta(seconds=seconds))
-
-
-async def opened(start: datetime, seconds: float, follower: Follower) -> str:
-    """A chat the follower opens at t + seconds; its conversation id."""
-    at(start, seconds)
-    assert (await follower.write("Hello?")).status_code == 201
-    return await follower.conversation_id()
-
-
-async def replied(start: datetime, seconds: float, agent: Agent, conversation_id: str) -> None:
-    at(start, seconds)
-    response = await agent.reply(conversation_id, take_over=True)
-    assert response.status_code == 201, response.text
-
-
-async def finished(start: datetime, seconds: float, agent: Agent, conversation_id: str) -> None:
-    at(start, seconds)
-    assert (await agent.finish(conversation_id)).status_code == 200
 
 
 async def one_chat(start: datetime, follower: Follower, agent: Agent) -> None:
@@ -100,26 +76,6 @@ async def page(client: httpx.AsyncClient, path: str, **params: str) -> Element:
 
 
 @pytest.fixture
-async def follower(client: httpx.AsyncClient, world: World) -> Follower:
-    return await new_follower(client, world.tenant, world.a.channel, name="Mia Jensen")
-
-
-@pytest.fixture
-async def second_follower(client: httpx.AsyncClient, world: World) -> Follower:
-    return await new_follower(client, world.tenant, world.a.channel, name="Noah Berg")
-
-
-@pytest.fixture
-async def agent(client: httpx.AsyncClient, factory: Factory, world: World) -> Agent:
-    return await as_agent(client, factory, world.a.agent)
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, factory: Factory, world: World) -> Agent:
-    return await as_agent(client, factory, world.a.admin)
-
-
-@pytest.fixture
 async def agent_browser(
     client: httpx.AsyncClient, factory: Factory, settings: Settings, world: World
 ) -> httpx.AsyncClient:
@@ -134,16 +90,6 @@ async def admin_browser(
 ) -> httpx.AsyncClient:
     await signed_in(client, factory, settings, world.a.admin)
     return client
-
-
-@pytest.fixture
-def start(follower: Follower, second_follower: Follower, agent: Agent, admin: Agent) -> datetime:
-    """t: 03:00 UTC three days ago, on a frozen clock (the people's tokens and sessions, made
-    on real time before, stay valid)."""
-    day = (now() - timedelta(days=3)).date()
-    t = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
-    clock.freeze(t)
-    return t
 
 
 # --- Tests ----------------------------------------------------------------------------------
@@ -266,14 +212,6 @@ class TestBasicAnalytics:
 
 
 class TestRange:
-    async def two_days_of_chats(
-        self, start: datetime, follower: Follower, second: Follower, agent: Agent
-    ) -> None:
-        await one_chat(start, follower, agent)
-        # The next day at 12:00 UTC, another end user's chat, answered but not finished.
-        second_id = await opened(start, 33 * 3600, second)
-        await replied(start, 33 * 3600 + 120, agent, second_id)
-
     async def test_daily_rows_totals_and_agents_for_a_range(
         self,
         start: datetime,
@@ -283,7 +221,7 @@ class TestRange:
         second_follower: Follower,
         agent: Agent,
     ) -> None:
-        await self.two_days_of_chats(start, follower, second_follower, agent)
+        await two_days_of_chats(start, follower, second_follower, agent)
         day = start.date()
         first, last = str(day - timedelta(1)), str(day + timedelta(1))
 
@@ -325,7 +263,7 @@ class TestRange:
         second_follower: Follower,
         agent: Agent,
     ) -> None:
-        await self.two_days_of_chats(start, follower, second_follower, agent)
+        await two_days_of_chats(start, follower, second_follower, agent)
         day = start.date()
         document = await page(
             agent_browser, RANGE, **{"from": str(day), "to": str(day + timedelta(1))}
@@ -363,7 +301,7 @@ class TestRange:
         second_follower: Follower,
         agent: Agent,
     ) -> None:
-        await self.two_days_of_chats(start, follower, second_follower, agent)
+        await two_days_of_chats(start, follower, second_follower, agent)
         other_channel = await factory.channel(world.a.partner, chat_enabled=True)
         day = str(start.date())
         span = {"from": day, "to": day}
