@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from fastapi.responses import StreamingResponse
 
@@ -17,9 +17,7 @@ def safe_cell(value: object) -> object:
     return "" if value is None else value
 
 
-async def _lines(
-    header: Sequence[str], rows: Iterable[Sequence[object]] | AsyncIterable[Sequence[object]]
-) -> AsyncIterator[str]:
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -31,21 +29,15 @@ async def _lines(
 
     # The byte-order mark makes spreadsheet programs read the file as UTF-8.
     yield "\ufeff" + line(header)
-    if isinstance(rows, AsyncIterable):
-        async for row in rows:
-            yield line(row)
-    else:
-        for row in rows:
-            yield line(row)
+    for row in rows:
+        yield line(row)
 
 
 def csv_download(
-    filename: str,
-    header: Sequence[str],
-    rows: Iterable[Sequence[object]] | AsyncIterable[Sequence[object]],
+    filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> StreamingResponse:
     return StreamingResponse(
-        _lines(header, rows),
+        csv_lines(header, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
