@@ -450,3 +450,9 @@ class TestAccess:
             "Analytics",
             [],
         )
+        # The basic view belongs to Analytics too, not to Chat (/desk).
+        document = await page(agent_browser, TODAY)
+        current = document.find("nav", {"aria-label": "Main"}).find_all(
+            "a", {"aria-current": "page"}
+        )
+        assert [a.own_text() for a in current] == ["Analytics"]

@@ -144,3 +144,10 @@ def home_path(staff: StaffPrincipal) -> str:
     if staff.partner_id is None:
         return "/tenant"
     return "/partner" if staff.can(Permission.CHANNELS_MANAGE) else "/desk"
+
+
+def current_path(areas: list[Area], path: str) -> str | None:
+    """The path of the area a page belongs to: the longest that the page's path starts with
+    (/desk/analytics/today is in Analytics, not in Chat)."""
+    within = [a.path for a in areas if path == a.path or path.startswith(a.path.rstrip("/") + "/")]
+    return max(within, key=len, default=None)

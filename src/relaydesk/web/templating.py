@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from relaydesk.auth.deps import SESSION_COOKIE
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.auth.secrets import csrf_token
-from relaydesk.web.navigation import areas_for, home_path
+from relaydesk.web.navigation import areas_for, current_path, home_path
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -25,9 +25,11 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     session_token = request.cookies.get(SESSION_COOKIE)
+    areas = areas_for(staff) if staff else []
     layout = {
         "staff": staff,
-        "areas": areas_for(staff) if staff else [],
+        "areas": areas,
+        "current_path": current_path(areas, request.url.path),
         "home": home_path(staff) if staff else "/login",
         "csrf_token": (
             csrf_token(request.app.state.settings.signing_key, session_token)
