@@ -438,9 +438,22 @@ class TestDailyRefusals:
                 "The range must not end before it starts.",
             ),
             ({"from": "2025-01-01", "to": "2026-01-02"}, "Pick a range of at most 366 days."),
+            (
+                {"from": "0001-01-01", "to": "0001-01-02"},
+                "Pick days from 2000-01-01 to 2999-12-31.",
+            ),
+            (
+                {"from": "9999-12-30", "to": "9999-12-31"},
+                "Pick days from 2000-01-01 to 2999-12-31.",
+            ),
+            ({"to": "0001-01-05"}, "Pick days from 2000-01-01 to 2999-12-31."),
         ],
     )
-    async def test_bad_ranges(self, agent: Agent, query: dict, detail: str) -> None:
+    @pytest.mark.parametrize("time_zone", ["UTC", "Pacific/Kiritimati", "America/Adak"])
+    async def test_bad_ranges(
+        self, agent: Agent, admin: Agent, query: dict, detail: str, time_zone: str
+    ) -> None:
+        await set_time_zone(admin, time_zone)
         for path in (DAILY, f"{DAILY}.csv"):
             response = await agent.client.get(path, params=query, headers=agent.headers)
             assert response.status_code == 422

@@ -30,6 +30,8 @@ from relaydesk.tenancy.models import Channel, Partner
 # Enough for a year's daily rows, and below SQLite's limit of 500 terms in one compound select.
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
+# Days whose midnights exist in UTC in every time zone (the calendar ends at 9999-12-31).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 _session = ChatSession.__table__
 _conversation = Conversation.__table__
@@ -230,7 +232,10 @@ async def partner_zone(session: AsyncSession, staff: StaffPrincipal) -> ZoneInfo
 
 def _days(query: RangeQuery, zone: ZoneInfo) -> list[date]:
     last_day = query.last_day or now().astimezone(zone).date()
-    first_day = query.first_day or last_day - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    for day in (query.first_day, last_day):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise InvalidInput(f"Pick days from {FIRST_DAY} to {LAST_DAY}.")
+    first_day = query.first_day or max(FIRST_DAY, last_day - timedelta(days=DEFAULT_RANGE_DAYS - 1))
     if first_day > last_day:
         raise InvalidInput("The range must not end before it starts.")
     count = (last_day - first_day).days + 1
