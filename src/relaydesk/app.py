@@ -13,16 +13,21 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from relaydesk.analytics import api as analytics_api
+from relaydesk.approvals import api as approvals_api
+from relaydesk.approvals import pages as approvals_pages
+from relaydesk.approvals import portal_pages as approvals_portal_pages
 from relaydesk.analytics import pages as analytics_pages
 from relaydesk.attachments import api as attachments_api
 from relaydesk.attachments.api import UPLOAD_PATH, upload_body_limit
 from relaydesk.attachments.storage import open_storage
 from relaydesk.auth import api as auth_api
 from relaydesk.auth import pages as auth_pages
+from relaydesk.auth import staff_api, staff_pages
 from relaydesk.auth.verified_tokens import VerifiedTokens
 from relaydesk.canned import api as canned_api
 from relaydesk.canned import pages as canned_pages
 from relaydesk.catalogue import api as catalogue_api
+from relaydesk.catalogue import pages as catalogue_pages
 from relaydesk.chat import api as chat_api
 from relaydesk.chat import pages as chat_pages
 from relaydesk.config import Settings
@@ -33,10 +38,13 @@ from relaydesk.errors import install_error_handlers
 from relaydesk.headers import SecurityHeaders
 from relaydesk.logs import configure_logging
 from relaydesk.middleware import BodySizeLimit
+from relaydesk.notify import api as notify_api
+from relaydesk.notify import pages as notify_pages
 from relaydesk.ratelimit import FailureCounter, MemoryFailureCounter, RedisFailureCounter
 from relaydesk.realtime import api as realtime_api
 from relaydesk.realtime.bus import Bus, MemoryBus, RedisBus
 from relaydesk.tenancy import api as tenancy_api
+from relaydesk.tenancy import partners_api, partners_pages
 from relaydesk.web import pages as web_pages
 from relaydesk.web.errors import error_page
 from relaydesk.worker import run_worker
@@ -123,11 +131,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engagements_api.router,
         engagements_api.delivery_router,
         analytics_api.router,
+        staff_api.router,
+        approvals_api.router,
+        partners_api.router,
+        notify_api.router,
         auth_pages.router,
         chat_pages.router,
         canned_pages.router,
         engagements_pages.router,
         analytics_pages.router,
+        staff_pages.router,
+        approvals_pages.router,
+        approvals_portal_pages.router,
+        partners_pages.router,
+        catalogue_pages.router,
+        notify_pages.router,
         web_pages.router,
     ):
         app.include_router(router)

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_poll_seconds: float = 30.0
 
+    # Mail (PM-9): without an SMTP server, e-mails are written to the log instead of sent.
+    smtp_url: str | None = Field(default=None, repr=False)
+    mail_from: str = "relaydesk@localhost"
+
     session_ttl_hours: int = 24 * 14
     api_token_ttl_days: int = 90
     login_max_failures: int = 5

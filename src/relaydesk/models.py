@@ -1,10 +1,11 @@
 """Every table, imported in one place for Alembic and for tests that clean the database."""
 
+from relaydesk.approvals.models import PartnerRequest
 from relaydesk.attachments.models import Attachment
 from relaydesk.audit.models import AuditEntry
-from relaydesk.auth.models import ApiToken, StaffUser, WebSession
+from relaydesk.auth.models import ApiToken, PasswordLink, StaffUser, WebSession
 from relaydesk.canned.models import CannedCategory, CannedResponse
-from relaydesk.catalogue.models import Package
+from relaydesk.catalogue.models import Addon, AdPackage, Package
 from relaydesk.chat.models import (
     AlertSettings,
     ChatSession,
@@ -14,9 +15,12 @@ from relaydesk.chat.models import (
 )
 from relaydesk.db import Base
 from relaydesk.engagements.models import Engagement, EngagementActivity, EngagementDelivery
-from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, Tenant
+from relaydesk.notify.models import Email
+from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerAddon, Tenant
 
 __all__ = [
+    "AdPackage",
+    "Addon",
     "AlertSettings",
     "ApiToken",
     "Attachment",
@@ -28,6 +32,7 @@ __all__ = [
     "ChatSession",
     "Conversation",
     "ConversationRead",
+    "Email",
     "EndUser",
     "Engagement",
     "EngagementActivity",
@@ -36,6 +41,9 @@ __all__ = [
     "Message",
     "Package",
     "Partner",
+    "PartnerAddon",
+    "PartnerRequest",
+    "PasswordLink",
     "StaffUser",
     "Tenant",
     "WebSession",

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,3 +51,16 @@ class ApiToken(_HashedCredential, Base):
     """A bearer token for API clients."""
 
     __tablename__ = "api_token"
+
+
+class PasswordLinkPurpose(StrEnum):
+    INVITATION = "invitation"
+    RESET = "reset"
+
+
+class PasswordLink(_HashedCredential, Base):
+    """A single-use, expiring link to set a password, sent by e-mail (SU-1)."""
+
+    __tablename__ = "password_link"
+
+    purpose: Mapped[PasswordLinkPurpose] = mapped_column(string_enum(PasswordLinkPurpose))

@@ -97,3 +97,16 @@ class Follow(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenant.id"))
     partner_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("partner.id"))
     created_at: Mapped[CreatedAt]
+
+
+class PartnerAddon(Base):
+    """An add-on active for a partner (granted by an approved add-on request)."""
+
+    __tablename__ = "partner_addon"
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True
+    )
+    addon_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("addon.id"), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenant.id"), index=True)
+    activated_at: Mapped[CreatedAt]
