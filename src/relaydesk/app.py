@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from relaydesk.analytics import api as analytics_api
+from relaydesk.analytics import pages as analytics_pages
 from relaydesk.approvals import api as approvals_api
 from relaydesk.approvals import pages as approvals_pages
 from relaydesk.approvals import portal_pages as approvals_portal_pages
-from relaydesk.analytics import pages as analytics_pages
 from relaydesk.attachments import api as attachments_api
 from relaydesk.attachments.api import UPLOAD_PATH, upload_body_limit
 from relaydesk.attachments.storage import open_storage

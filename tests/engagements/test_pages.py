@@ -317,7 +317,7 @@ class TestCreate:
         panel = await portal.fragment(
             PAGE, portal.new("coupon", "Sneaky", redemption_type="qr_code", quantity="5")
         )
-        assert "Your package doesn't include coupons." in alerts(panel)
+        assert "Your package and add-ons don't include coupons." in alerts(panel)
         assert await admin.list() == []
 
     async def test_without_the_csrf_token_nothing_is_created(

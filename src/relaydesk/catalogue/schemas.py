@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from relaydesk.catalogue.models import BillingPeriod, EngagementType
 from relaydesk.schemas import Input, Money, Name, Output
@@ -14,6 +14,8 @@ def _distinct(types: list[EngagementType]) -> list[EngagementType]:
 
 EngagementTypes = Annotated[list[EngagementType], AfterValidator(_distinct)]
 ChannelLimit = Annotated[int, Field(ge=0, le=10_000)]
+Description = Annotated[str, Field(max_length=2000)]
+Impressions = Annotated[int, Field(ge=1, le=10**12)]
 
 
 class PackageCreate(Input):
@@ -41,5 +43,63 @@ class Package(Output):
     billing_period: BillingPeriod
     engagement_types: list[EngagementType]
     max_channels: int
+    archived: bool
+    created_at: datetime
+
+
+class Grants(BaseModel):
+    """What an add-on adds to a partner's package."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engagement_types: EngagementTypes = []
+    extra_channels: ChannelLimit = 0
+
+
+class AddonCreate(Input):
+    name: Name
+    price: Money
+    description: Description = ""
+    grants: Grants
+    archived: bool = False
+
+
+class AddonUpdate(Input):
+    name: Name | None = None
+    price: Money | None = None
+    description: Description | None = None
+    grants: Grants | None = None
+    archived: bool | None = None
+
+
+class Addon(Output):
+    id: uuid.UUID
+    name: str
+    price: Money
+    description: str
+    grants: Grants
+    archived: bool
+    created_at: datetime
+
+
+class AdPackageCreate(Input):
+    name: Name
+    impressions: Impressions
+    price: Money
+    archived: bool = False
+
+
+class AdPackageUpdate(Input):
+    name: Name | None = None
+    impressions: Impressions | None = None
+    price: Money | None = None
+    archived: bool | None = None
+
+
+class AdPackage(Output):
+    id: uuid.UUID
+    name: str
+    impressions: int
+    price: Money
     archived: bool
     created_at: datetime

@@ -1,30 +1,45 @@
-"""The tenant's catalogue of partnership packages (PM-1)."""
+"""The tenant's catalogue (PM-1): partnership packages, add-ons and advertising packages.
+
+The three kinds of item share one set of rules: names are unique within the tenant, tenant
+admins change them, and an item that is in use is archived rather than deleted.
+"""
 
 import uuid
 from decimal import Decimal
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from pydantic import BaseModel
+from sqlalchemy import Select, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.approvals.models import PartnerRequest
 from relaydesk.audit.service import record
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.catalogue import schemas
-from relaydesk.catalogue.models import BillingPeriod, EngagementType, Package
+from relaydesk.catalogue.models import Addon, AdPackage, BillingPeriod, EngagementType, Package
 from relaydesk.errors import Conflict, NotFound
 from relaydesk.pagination import PageParams, paginate
+from relaydesk.schemas import Money
+from relaydesk.tenancy.models import Partner, PartnerAddon
 
 EVERYTHING_PACKAGE = "All engagements"
 
+Item = Package | Addon | AdPackage
+ItemModel = type[Package] | type[Addon] | type[AdPackage]
+M = TypeVar("M", Package, Addon, AdPackage)
 
-def readable_packages(tenant_id: uuid.UUID) -> Select[tuple[Package]]:
-    return select(Package).where(Package.tenant_id == tenant_id)
+_NOUNS: dict[ItemModel, str] = {Package: "package", Addon: "add-on", AdPackage: "ad package"}
+
+
+def _price(item: Item) -> Money:
+    return Money(amount=item.price_amount, currency=item.currency)
 
 
 def package_out(package: Package) -> schemas.Package:
     return schemas.Package(
         id=package.id,
         name=package.name,
-        price=schemas.Money(amount=package.price_amount, currency=package.currency),
+        price=_price(package),
         billing_period=package.billing_period,
         engagement_types=package.engagement_types,
         max_channels=package.max_channels,
@@ -33,12 +48,156 @@ def package_out(package: Package) -> schemas.Package:
     )
 
 
+def addon_out(addon: Addon) -> schemas.Addon:
+    return schemas.Addon(
+        id=addon.id,
+        name=addon.name,
+        price=_price(addon),
+        description=addon.description,
+        grants=schemas.Grants(
+            engagement_types=addon.grant_engagement_types,
+            extra_channels=addon.grant_extra_channels,
+        ),
+        archived=addon.archived,
+        created_at=addon.created_at,
+    )
+
+
+def ad_package_out(ad_package: AdPackage) -> schemas.AdPackage:
+    return schemas.AdPackage(
+        id=ad_package.id,
+        name=ad_package.name,
+        impressions=ad_package.impressions,
+        price=_price(ad_package),
+        archived=ad_package.archived,
+        created_at=ad_package.created_at,
+    )
+
+
+def item_out(item: Item) -> BaseModel:
+    if isinstance(item, Package):
+        return package_out(item)
+    if isinstance(item, Addon):
+        return addon_out(item)
+    return ad_package_out(item)
+
+
+def readable_items(model: type[M], tenant_id: uuid.UUID) -> Select[tuple[M]]:
+    return select(model).where(model.tenant_id == tenant_id)
+
+
+def _columns(data: BaseModel, *, partial: bool) -> dict[str, Any]:
+    """Table columns from an item's fields (price and grants are stored flat)."""
+    values = data.model_dump(exclude_unset=partial, exclude_none=partial)
+    if (price := values.pop("price", None)) is not None:
+        values["price_amount"], values["currency"] = price["amount"], price["currency"]
+    if (grants := values.pop("grants", None)) is not None:
+        values["grant_engagement_types"] = [str(type_) for type_ in grants["engagement_types"]]
+        values["grant_extra_channels"] = grants["extra_channels"]
+    if "engagement_types" in values:
+        values["engagement_types"] = [str(type_) for type_ in values["engagement_types"]]
+    return values
+
+
 async def _ensure_name_free(
-    session: AsyncSession, tenant_id: uuid.UUID, name: str, package_id: uuid.UUID | None = None
+    session: AsyncSession,
+    model: ItemModel,
+    tenant_id: uuid.UUID,
+    name: str,
+    item_id: uuid.UUID | None = None,
 ) -> None:
-    statement = readable_packages(tenant_id).where(Package.name == name, Package.id != package_id)
+    statement = readable_items(model, tenant_id).where(model.name == name, model.id != item_id)
     if await session.scalar(statement):
-        raise Conflict(f"A package named {name!r} already exists.", code="name_taken")
+        raise Conflict(f"The {_NOUNS[model]} {name!r} already exists.", code="name_taken")
+
+
+async def get_item(
+    session: AsyncSession, model: type[M], tenant_id: uuid.UUID, item_id: uuid.UUID
+) -> M:
+    item = await session.scalar(readable_items(model, tenant_id).where(model.id == item_id))
+    if item is None:
+        raise NotFound(f"No such {_NOUNS[model]}.")
+    return item
+
+
+async def list_items(
+    session: AsyncSession, staff: StaffPrincipal, model: type[M], page: PageParams
+) -> tuple[list[M], str | None]:
+    rows, next_cursor = await paginate(
+        session, readable_items(model, staff.tenant_id), model.id, page
+    )
+    return [item for (item,) in rows], next_cursor
+
+
+async def create_item(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: StaffPrincipal | None,
+    model: type[M],
+    data: BaseModel,
+) -> M:
+    await _ensure_name_free(session, model, tenant_id, data.name)  # type: ignore[attr-defined]
+    item = model(tenant_id=tenant_id, **_columns(data, partial=False))
+    session.add(item)
+    await session.flush()
+    await _audit(session, actor, item, "created")
+    return item
+
+
+async def update_item(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    model: type[M],
+    item_id: uuid.UUID,
+    data: BaseModel,
+) -> M:
+    item = await get_item(session, model, staff.tenant_id, item_id)
+    if (name := getattr(data, "name", None)) is not None:
+        await _ensure_name_free(session, model, staff.tenant_id, name, item.id)
+    for column, value in _columns(data, partial=True).items():
+        setattr(item, column, value)
+    await session.flush()
+    await _audit(session, staff, item, "updated", fields=sorted(data.model_fields_set))
+    return item
+
+
+async def item_in_use(session: AsyncSession, item: Item) -> bool:
+    """Whether a partner has the item or a request asked for it: then it stays, archived."""
+    asked_for = exists().where(PartnerRequest.subject_id == item.id)
+    if isinstance(item, Package):
+        held = exists().where(Partner.package_id == item.id)
+    elif isinstance(item, Addon):
+        held = exists().where(PartnerAddon.addon_id == item.id)
+    else:
+        held = asked_for
+    return bool(await session.scalar(select(held | asked_for)))
+
+
+async def delete_item(
+    session: AsyncSession, staff: StaffPrincipal, model: ItemModel, item_id: uuid.UUID
+) -> None:
+    """Deletes an item nobody has used; one in use answers 409 `in_use` (archive it)."""
+    item = await get_item(session, model, staff.tenant_id, item_id)
+    if await item_in_use(session, item):
+        raise Conflict(
+            f"The {_NOUNS[model]} {item.name!r} is in use: archive it instead.", code="in_use"
+        )
+    await session.execute(delete(model).where(model.id == item.id))
+    await _audit(session, staff, item, "deleted")
+
+
+async def _audit(
+    session: AsyncSession, actor: StaffPrincipal | None, item: Item, verb: str, **data: Any
+) -> None:
+    await record(
+        session,
+        actor,
+        f"{item.__tablename__}.{verb}",
+        tenant_id=item.tenant_id,
+        subject_type=item.__tablename__,
+        subject_id=item.id,
+        data=data,
+    )
 
 
 async def create_package(
@@ -47,76 +206,13 @@ async def create_package(
     actor: StaffPrincipal | None,
     data: schemas.PackageCreate,
 ) -> Package:
-    await _ensure_name_free(session, tenant_id, data.name)
-    package = Package(
-        tenant_id=tenant_id,
-        name=data.name,
-        price_amount=data.price.amount,
-        currency=data.price.currency,
-        billing_period=data.billing_period,
-        engagement_types=list(data.engagement_types),
-        max_channels=data.max_channels,
-        archived=data.archived,
-    )
-    session.add(package)
-    await session.flush()
-    await record(
-        session,
-        actor,
-        "package.created",
-        tenant_id=tenant_id,
-        subject_type="package",
-        subject_id=package.id,
-    )
-    return package
-
-
-async def get_package(
-    session: AsyncSession, tenant_id: uuid.UUID, package_id: uuid.UUID
-) -> Package:
-    package = await session.scalar(readable_packages(tenant_id).where(Package.id == package_id))
-    if package is None:
-        raise NotFound("No such package.")
-    return package
-
-
-async def list_packages(
-    session: AsyncSession, staff: StaffPrincipal, page: PageParams
-) -> tuple[list[schemas.Package], str | None]:
-    rows, next_cursor = await paginate(
-        session, readable_packages(staff.tenant_id), Package.id, page
-    )
-    return [package_out(package) for (package,) in rows], next_cursor
-
-
-async def update_package(
-    session: AsyncSession, staff: StaffPrincipal, package_id: uuid.UUID, data: schemas.PackageUpdate
-) -> Package:
-    package = await get_package(session, staff.tenant_id, package_id)
-    if data.name is not None:
-        await _ensure_name_free(session, staff.tenant_id, data.name, package.id)
-    if data.price is not None:
-        package.price_amount, package.currency = data.price.amount, data.price.currency
-    changes = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"price"})
-    for field, value in changes.items():
-        setattr(package, field, value)
-    await session.flush()
-    await record(
-        session,
-        staff,
-        "package.updated",
-        tenant_id=staff.tenant_id,
-        subject_type="package",
-        subject_id=package.id,
-        data={"fields": sorted(data.model_fields_set)},
-    )
-    return package
+    return await create_item(session, tenant_id, actor, Package, data)
 
 
 async def package_by_name(session: AsyncSession, tenant_id: uuid.UUID, name: str | None) -> Package:
     """The named package, or without a name the one allowing everything (created if missing)."""
     package = await session.scalar(
-        readable_packages(tenant_id).where(Package.name == (name or EVERYTHING_PACKAGE))
+        readable_items(Package, tenant_id).where(Package.name == (name or EVERYTHING_PACKAGE))
     )
     if package is not None:
         return package
@@ -124,7 +220,7 @@ async def package_by_name(session: AsyncSession, tenant_id: uuid.UUID, name: str
         raise NotFound(f"No package named {name!r}.")
     everything = schemas.PackageCreate(
         name=EVERYTHING_PACKAGE,
-        price=schemas.Money(amount=Decimal(0), currency="EUR"),
+        price=Money(amount=Decimal(0), currency="EUR"),
         billing_period=BillingPeriod.MONTH,
         engagement_types=list(EngagementType),
         max_channels=100,

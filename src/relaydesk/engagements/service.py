@@ -149,7 +149,7 @@ async def _check_type_allowed(
     session: AsyncSession, staff: StaffPrincipal, type_: EngagementType
 ) -> None:
     if type_ not in await tenancy.allowed_engagement_types(session, staff):
-        raise PermissionDenied(f"Your package doesn't include {_TYPE_NAMES[type_]}.")
+        raise PermissionDenied(f"Your package and add-ons don't include {_TYPE_NAMES[type_]}.")
 
 
 def _validated_data(type_: EngagementType, raw: dict[str, Any]) -> schemas.EngagementData:

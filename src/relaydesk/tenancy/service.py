@@ -12,13 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.audit.service import record
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
-from relaydesk.catalogue.models import EngagementType, Package
+from relaydesk.catalogue.models import Addon, EngagementType, Package
 from relaydesk.errors import Conflict, InvalidInput, NotFound
 from relaydesk.pagination import PageParams, paginate
 from relaydesk.realtime import topics
 from relaydesk.realtime.events import queue_event
 from relaydesk.tenancy import schemas
-from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerStatus, Tenant
+from relaydesk.tenancy.models import (
+    Channel,
+    EndUser,
+    Follow,
+    Partner,
+    PartnerAddon,
+    PartnerStatus,
+    Tenant,
+)
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -173,12 +181,18 @@ async def create_channel(
     max_channels = await session.scalar(
         select(Package.max_channels).where(Package.id == partner.package_id)
     )
+    max_channels += await session.scalar(
+        select(func.coalesce(func.sum(Addon.grant_extra_channels), 0))
+        .join(PartnerAddon, PartnerAddon.addon_id == Addon.id)
+        .where(PartnerAddon.partner_id == partner.id)
+    )
     channel_count = await session.scalar(
         select(func.count()).select_from(Channel).where(Channel.partner_id == partner.id)
     )
     if channel_count >= (max_channels or 0):
         raise Conflict(
-            f"Your package allows {max_channels} channels.", code="channel_limit_reached"
+            f"Your package and add-ons allow {max_channels} channels.",
+            code="channel_limit_reached",
         )
     if await session.scalar(
         select(Channel.id).where(Channel.partner_id == partner.id, Channel.name == data.name)
@@ -434,15 +448,21 @@ async def allowed_engagement_types(
     session: AsyncSession, staff: StaffPrincipal
 ) -> frozenset[EngagementType]:
     """The engagement types the staff member's partner may create and send: those its
-    package allows. Tenant staff have none."""
+    package allows, plus those its add-ons grant. Tenant staff have none."""
     if staff.partner_id is None:
         return frozenset()
-    types = await session.scalar(
+    package_types = await session.scalar(
         select(Package.engagement_types)
         .join(Partner, Partner.package_id == Package.id)
         .where(Partner.id == staff.partner_id)
     )
-    return frozenset(EngagementType(value) for value in types or ())
+    addon_types = await session.scalars(
+        select(Addon.grant_engagement_types)
+        .join(PartnerAddon, PartnerAddon.addon_id == Addon.id)
+        .where(PartnerAddon.partner_id == staff.partner_id)
+    )
+    types = {*(package_types or ()), *(t for granted in addon_types for t in granted)}
+    return frozenset(EngagementType(value) for value in types)
 
 
 async def _own_partner(session: AsyncSession, staff: StaffPrincipal) -> Partner:
