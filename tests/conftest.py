@@ -33,6 +33,7 @@ from relaydesk.db import Database
 from relaydesk.migrate import migrate
 from relaydesk.models import Base
 from tests.factories import Factory, World
+from tests.mail import MailServer
 from tests.processes import Relaydesk
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -249,3 +250,13 @@ async def page(browser: object) -> AsyncIterator[object]:
     page = await context.new_page()
     yield page
     await context.close()
+
+
+@pytest.fixture
+def mail(database: Database, settings: Settings) -> Iterator[MailServer]:
+    """A real SMTP server for the test: `await mail.deliver()` sends the due e-mails to it,
+    `mail.messages` / `mail.to(address)` are what it received (see tests/mail.py)."""
+    server = MailServer(database, settings)
+    server.start()
+    yield server
+    server.stop()

@@ -17,24 +17,52 @@ from relaydesk.attachments.storage import Storage
 from relaydesk.auth.service import purge_expired_credentials
 from relaydesk.config import Settings
 from relaydesk.db import Database
+from relaydesk.notify.service import send_due_emails
 
 log = structlog.get_logger(__name__)
 
-Job = Callable[[AsyncSession], Awaitable[None]]
+Job = Callable[[Database], Awaitable[object]]
+
+MAIL_BATCH = 50
 
 
-def jobs(storage: Storage) -> dict[str, Job]:
-    return {
-        "purge_expired_credentials": purge_expired_credentials,
-        "purge_unsent_attachments": partial(purge_unsent_attachments, storage=storage),
+def in_transaction(work: Callable[[AsyncSession], Awaitable[None]]) -> Job:
+    """A job that is one unit of work."""
+
+    async def job(database: Database) -> None:
+        async with database.transaction() as session:
+            await work(session)
+
+    return job
+
+
+async def send_mail(database: Database, settings: Settings) -> None:
+    """Batch after batch while whole batches go out, so a burst of mail does not wait a poll
+    per batch; a batch with failures ends the pass (the server is likely down)."""
+    while await send_due_emails(database, settings, limit=MAIL_BATCH) == MAIL_BATCH:
+        pass
+
+
+def jobs(storage: Storage, settings: Settings | None = None) -> dict[str, Job]:
+    """Every job; sending mail needs the settings (the SMTP server, links' base URL)."""
+    found: dict[str, Job] = {
+        "purge_expired_credentials": in_transaction(purge_expired_credentials),
+        "purge_unsent_attachments": in_transaction(
+            partial(purge_unsent_attachments, storage=storage)
+        ),
     }
+    if settings is not None:
+        found["send_mail"] = partial(send_mail, settings=settings)
+    return found
 
 
-async def run_jobs_once(database: Database, storage: Storage) -> None:
-    for name, job in jobs(storage).items():
+async def run_jobs_once(
+    database: Database, storage: Storage, settings: Settings | None = None
+) -> None:
+    """Each job once; one that fails is logged and the others still run."""
+    for name, job in jobs(storage, settings).items():
         try:
-            async with database.transaction() as session:
-                await job(session)
+            await job(database)
         except Exception:
             log.exception("worker_job_failed", job=name)
 
@@ -42,9 +70,9 @@ async def run_jobs_once(database: Database, storage: Storage) -> None:
 async def run_worker(
     database: Database, settings: Settings, stop: asyncio.Event, storage: Storage
 ) -> None:
-    log.info("worker_started", jobs=list(jobs(storage)))
+    log.info("worker_started", jobs=list(jobs(storage, settings)))
     while not stop.is_set():
-        await run_jobs_once(database, storage)
+        await run_jobs_once(database, storage, settings)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.worker_poll_seconds)
     log.info("worker_stopped")
