@@ -2,11 +2,12 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import EmailStr, Field
 
+from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Permission, Role
 from relaydesk.auth.principal import StaffPrincipal
-from relaydesk.schemas import Input, Output
+from relaydesk.schemas import Input, Name, Output
 
 
 class Credentials(Input):
@@ -41,3 +42,38 @@ class IssuedToken(Output):
     token_type: Literal["bearer"] = "bearer"
     expires_at: datetime
     user: Me
+
+
+class StaffMember(Output):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    is_active: bool
+    invited: bool = Field(description="Invited and no password set yet.")
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @classmethod
+    def of(cls, user: StaffUser) -> "StaffMember":
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            is_active=user.is_active,
+            invited=user.password_hash is None,
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+        )
+
+
+class StaffInvite(Input):
+    email: EmailStr = Field(max_length=254)
+    name: Name
+    role: Role
+
+
+class StaffUpdate(Input):
+    role: Role | None = None
+    is_active: bool | None = None

@@ -6,10 +6,11 @@ from typing import Any
 
 import jwt
 from sqlalchemy import Select, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.audit.service import record
-from relaydesk.auth.models import ApiToken, StaffUser, WebSession
+from relaydesk.auth.models import ApiToken, PasswordLink, StaffUser, WebSession
 from relaydesk.auth.passwords import hash_password, verify_password
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.principal import EndUserPrincipal, StaffPrincipal
@@ -23,6 +24,8 @@ from relaydesk.tenancy.models import EndUser, Partner, PartnerStatus, Tenant
 from relaydesk.tenancy.service import end_user_from_claims, get_partner
 
 MIN_PASSWORD_LENGTH = 8
+# Argon2 takes any length; a cap keeps one request from hashing megabytes.
+MAX_PASSWORD_LENGTH = 1024
 
 
 def principal_of(user: StaffUser) -> StaffPrincipal:
@@ -37,7 +40,14 @@ def principal_of(user: StaffUser) -> StaffPrincipal:
     )
 
 
-def _usable_staff() -> Select[tuple[StaffUser]]:
+def check_password_rule(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"A password can have at most {MAX_PASSWORD_LENGTH} characters.")
+
+
+def usable_staff() -> Select[tuple[StaffUser]]:
     """Active staff whose partner, if any, is active: everyone else is shut out."""
     return (
         select(StaffUser)
@@ -67,11 +77,12 @@ async def create_staff_user(
         )
     if partner_id is not None and (await get_partner(session, partner_id)).tenant_id != tenant_id:
         raise InvalidInput("That partner belongs to another tenant.")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if password is not None:
+        check_password_rule(password)
     email = email.strip().lower()
+    taken = Conflict(f"{email} already has an account.", code="email_taken")
     if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
-        raise Conflict(f"{email} already has an account.", code="email_taken")
+        raise taken
     user = StaffUser(
         tenant_id=tenant_id,
         partner_id=partner_id,
@@ -80,8 +91,11 @@ async def create_staff_user(
         name=name.strip(),
         password_hash=await hash_password(password) if password else None,
     )
-    session.add(user)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError as exc:
+        raise taken from exc  # created by a concurrent request since the check above
     await record(
         session,
         actor,
@@ -122,7 +136,7 @@ async def sign_in(
         raise Unauthenticated("Wrong e-mail or password.", code="invalid_credentials")
     assert user is not None
     await failures.reset(account_key)
-    if not await session.scalar(_usable_staff().where(StaffUser.id == user.id)):
+    if not await session.scalar(usable_staff().where(StaffUser.id == user.id)):
         raise PermissionDenied("This account is disabled.", code="account_disabled")
     user.last_login_at = now()
     await record(
@@ -142,6 +156,12 @@ async def start_web_session(session: AsyncSession, staff: StaffPrincipal, *, ttl
     token = new_token()
     session.add(WebSession(user_id=staff.id, token_hash=digest(token), expires_at=now() + ttl))
     return token
+
+
+async def sign_out_everywhere(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Ends every browser session and API token of a user."""
+    await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    await session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
 
 
 async def end_web_session(session: AsyncSession, token: str) -> None:
@@ -164,7 +184,7 @@ async def revoke_api_token(session: AsyncSession, token: str) -> None:
 
 async def staff_from_session_token(session: AsyncSession, token: str) -> StaffPrincipal | None:
     user = await session.scalar(
-        _usable_staff()
+        usable_staff()
         .join(WebSession, WebSession.user_id == StaffUser.id)
         .where(WebSession.token_hash == digest(token), WebSession.expires_at > now())
     )
@@ -173,7 +193,7 @@ async def staff_from_session_token(session: AsyncSession, token: str) -> StaffPr
 
 async def staff_from_api_token(session: AsyncSession, token: str) -> StaffPrincipal | None:
     user = await session.scalar(
-        _usable_staff()
+        usable_staff()
         .join(ApiToken, ApiToken.user_id == StaffUser.id)
         .where(ApiToken.token_hash == digest(token), ApiToken.expires_at > now())
     )
@@ -181,10 +201,10 @@ async def staff_from_api_token(session: AsyncSession, token: str) -> StaffPrinci
 
 
 async def purge_expired_credentials(session: AsyncSession) -> None:
-    """Drops expired sessions and tokens, which no longer sign anyone in."""
+    """Drops expired sessions, tokens and password links, which no longer work."""
     moment = now()
-    await session.execute(delete(WebSession).where(WebSession.expires_at <= moment))
-    await session.execute(delete(ApiToken).where(ApiToken.expires_at <= moment))
+    for credential in (WebSession, ApiToken, PasswordLink):
+        await session.execute(delete(credential).where(credential.expires_at <= moment))
 
 
 def _end_user_claims(token: str, secret: str) -> dict[str, Any]:
