@@ -2,6 +2,7 @@
 canned responses and engagements."""
 
 import random
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,15 +11,19 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.approvals.models import RequestKind
+from relaydesk.approvals.partnership import register_partner
+from relaydesk.approvals.schemas import AddonAsk, PackageChange, Registration
+from relaydesk.approvals.service import approve_request, reject_request, submit_partner_request
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.principal import EndUserPrincipal, StaffPrincipal
 from relaydesk.auth.service import create_staff_user, end_user_token, principal_of
 from relaydesk.canned.schemas import CannedCategoryCreate, CannedResponseCreate
 from relaydesk.canned.service import create_category, create_response
-from relaydesk.catalogue.models import BillingPeriod, EngagementType
-from relaydesk.catalogue.schemas import PackageCreate
-from relaydesk.catalogue.service import create_package
+from relaydesk.catalogue.models import Addon, AdPackage, BillingPeriod, EngagementType
+from relaydesk.catalogue.schemas import AddonCreate, AdPackageCreate, Grants, PackageCreate
+from relaydesk.catalogue.service import create_item, create_package
 from relaydesk.chat.schemas import AgentMessageCreate, MessageCreate
 from relaydesk.chat.service import finish_conversation, send_agent_message, send_end_user_message
 from relaydesk.clock import clock, now
@@ -80,18 +85,54 @@ PARTNERS = [
         ],
     ),
     (
-        "Lumen Books",
-        "Starter",
-        PartnerStatus.PENDING,
-        {"email": "office@lumen.example", "phone": "+43 1 555 0303", "contact_name": "Eva Lind"},
-        [],
-    ),
-    (
         "Old Harbor Records",
         "Starter",
         PartnerStatus.SUSPENDED,
         {"email": "shop@oldharbor.example", "contact_name": "Tom Reed"},
         [("Old Harbor Vinyl", "", False)],
+    ),
+]
+ADDONS = [
+    # name, price, description, engagement types granted, extra channels
+    ("Coupons", "19.00", "Send coupons to your followers", [E.COUPON], 0),
+    ("Extra channels", "15.00", "Three more channels", [], 3),
+    (
+        "Downloads",
+        "25.00",
+        "Sticker packs, ringtones and wallpapers",
+        [E.STICKER_PACK, E.RINGTONE, E.WALLPAPER],
+        0,
+    ),
+]
+AD_PACKAGES = [("10k impressions", 10_000, "49.00"), ("100k impressions", 100_000, "399.00")]
+# Would-be partners who applied through the public form, and one turned down earlier.
+REGISTRATIONS = [
+    (
+        "Lumen Books",
+        "Starter",
+        "office@lumen.example",
+        "+43 1 555 0303",
+        "Eva Lind",
+        "An independent bookshop with readings every week.",
+        None,
+    ),
+    (
+        "Pixel Arcade",
+        "Business",
+        "play@pixel.example",
+        "+44 20 555 0404",
+        "Sam Hart",
+        "Retro games café.",
+        None,
+    ),
+    (
+        "QuickLoans 24",
+        "Starter",
+        "info@quickloans.example",
+        "+1 555 0505",
+        "Rob Lender",
+        "Instant loans.",
+        "We do not host lenders on our platform.",
     ),
 ]
 STAFF = [
@@ -306,6 +347,46 @@ async def _past_chats(
         busy_until[(name, channel)] = now()
 
 
+async def _requests(
+    session: AsyncSession,
+    tenant: Tenant,
+    packages: dict[str, uuid.UUID],
+    addons: dict[str, uuid.UUID],
+    staff: dict[str, StaffPrincipal],
+) -> None:
+    """Requests waiting in Partner Management, and a few decided ones for its histories."""
+    reviewer = staff["reviewer@demo.example"]
+    for name, package, email, phone, contact, description, rejection in REGISTRATIONS:
+        data = Registration(
+            partner_name=name,
+            package_id=packages[package],
+            email=email,
+            phone=phone,
+            contact_name=contact,
+            description=description,
+        )
+        request = await register_partner(session, tenant, data)
+        if rejection:
+            await reject_request(session, reviewer, request.id, rejection)
+    aurora, nordwind = staff["maja@aurora.example"], staff["jonas@nordwind.example"]
+    coupons = await submit_partner_request(
+        session, nordwind, AddonAsk(kind=RequestKind.ADDON, addon_id=addons["Coupons"])
+    )
+    await approve_request(session, reviewer, coupons.id)
+    for admin, ask in (
+        (aurora, AddonAsk(kind=RequestKind.ADDON, addon_id=addons["Extra channels"])),
+        (
+            nordwind,
+            PackageChange(
+                kind=RequestKind.PARTNERSHIP,
+                package_id=packages["Premium"],
+                description="We are opening three new stores this spring.",
+            ),
+        ),
+    ):
+        await submit_partner_request(session, admin, ask)
+
+
 async def _create(session: AsyncSession) -> Tenant:
     tenant = await create_tenant(session, slug=SLUG, name="Demo Platform")
     packages = {}
@@ -318,6 +399,20 @@ async def _create(session: AsyncSession) -> Tenant:
             max_channels=max_channels,
         )
         packages[name] = await create_package(session, tenant.id, None, data)
+    addons = {}
+    for name, price, description, types, extra_channels in ADDONS:
+        addon_data = AddonCreate(
+            name=name,
+            price=Money(amount=Decimal(price), currency="EUR"),
+            description=description,
+            grants=Grants(engagement_types=types, extra_channels=extra_channels),
+        )
+        addons[name] = await create_item(session, tenant.id, None, Addon, addon_data)
+    for name, impressions, price in AD_PACKAGES:
+        ad_data = AdPackageCreate(
+            name=name, impressions=impressions, price=Money(amount=Decimal(price), currency="EUR")
+        )
+        await create_item(session, tenant.id, None, AdPackage, ad_data)
 
     partners, channels = {}, []
     for name, package, status, contact, partner_channels in PARTNERS:
@@ -354,6 +449,14 @@ async def _create(session: AsyncSession) -> Tenant:
             name=name,
             password=PASSWORD,
         )
+
+    await _requests(
+        session,
+        tenant,
+        {name: package.id for name, package in packages.items()},
+        {name: addon.id for name, addon in addons.items()},
+        {email: principal_of(user) for email, user in staff.items()},
+    )
 
     # Maja, Café Aurora's admin, sets up its canned responses and engagements.
     aurora_admin = principal_of(staff["maja@aurora.example"])

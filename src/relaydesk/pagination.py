@@ -67,11 +67,16 @@ async def paginate(
     statement: Select[Any],
     id_column: InstrumentedAttribute[uuid.UUID],
     params: PageParams,
+    *,
+    newest_first: bool = False,
 ) -> tuple[Sequence[Any], str | None]:
-    """Rows in id order (creation order, ids being UUIDv7) after the cursor, and the next cursor."""
+    """Rows in id order (creation order, ids being UUIDv7; newest first if asked) after the
+    cursor, and the next cursor."""
     if params.after_id is not None:
-        statement = statement.where(id_column > params.after_id)
-    rows = (await session.execute(statement.order_by(id_column).limit(params.limit + 1))).all()
+        beyond = id_column < params.after_id if newest_first else id_column > params.after_id
+        statement = statement.where(beyond)
+    order = id_column.desc() if newest_first else id_column
+    rows = (await session.execute(statement.order_by(order).limit(params.limit + 1))).all()
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]

@@ -1,5 +1,397 @@
-"""Placeholder: filled in by its owner."""
+"""The tenant's Partnership (PM-2) and Add-ons (PM-3) pages: requests pending approval, each
+approved or rejected in place, and the history of decisions, searchable and exportable.
 
-from fastapi import APIRouter
+Both pages are one view of the request workflow told apart by the request kind. A row's forms
+post here: htmx swaps the row for the outcome (or for the reason it was refused), a plain form
+post is sent back to the list, or gets a page with the reason. Reject opens the row's dialog;
+without scripts its link leads to a page with the same form.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk.approvals import schemas, service, workflow
+from relaydesk.approvals.models import RequestKind, RequestStatus
+from relaydesk.auth.deps import require
+from relaydesk.auth.permissions import Permission
+from relaydesk.auth.principal import StaffPrincipal
+from relaydesk.deps import SessionDep
+from relaydesk.engagements.pages import TYPE_LABELS
+from relaydesk.errors import AppError, NotFound
+from relaydesk.pagination import PageParams, decode_cursor
+from relaydesk.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+ReviewerDep = require(Permission.PARTNERS_REVIEW)
+
+ROWS_SHOWN = 50
+EXPORT_PATH = "/api/v1/tenant/requests/export.csv"
+ALREADY_DECIDED = "request_already_decided"
+REASON_MISSING = "Write a description of why you reject the request: the partner gets it."
+REASON_TOO_LONG = "The description has at most 2,000 characters."
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """What tells the Partnership page from the Add-ons page."""
+
+    kind: RequestKind
+    path: str
+    title: str
+    pending_tab: str
+    topic: str
+    item_label: str
+
+
+PARTNERSHIPS = Section(
+    RequestKind.PARTNERSHIP,
+    "/tenant/partnerships",
+    "Partnership",
+    "Pending approval",
+    "partnership",
+    "Package",
+)
+ADDONS = Section(
+    RequestKind.ADDON,
+    "/tenant/addons",
+    "Add-ons",
+    "Pending for approval",
+    "add-on",
+    "Add-on",
+)
+
+
+@dataclass
+class View:
+    """The tab shown (pending or history), the history's search and the page of rows it
+    starts from."""
+
+    section: Section
+    history: bool = False
+    q: str = ""
+    cursor: str = ""
+
+    def url(self, cursor: str | None = None) -> str:
+        query = {"tab": "history" if self.history else "", "q": self.q, "cursor": cursor}
+        present = {name: value for name, value in query.items() if value}
+        return self.section.path + (f"?{urlencode(present)}" if present else "")
+
+    def export_url(self) -> str:
+        query = {"kind": self.section.kind.value, "status": "decided"}
+        return f"{EXPORT_PATH}?{urlencode(query | ({'q': self.q} if self.q else {}))}"
+
+
+def _view(section: Section, tab: str = "", q: str = "", cursor: str = "") -> View:
+    history = tab == "history"
+    return View(section, history, q.strip()[:200] if history else "", cursor)
+
+
+def _from_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+async def _asked(
+    session: AsyncSession, staff: StaffPrincipal, section: Section, request_id: uuid.UUID
+) -> schemas.Request:
+    """The request, if it is of the page's kind: another kind's is as missing as another
+    tenant's."""
+    item = await workflow.get_request(session, staff, request_id)
+    if item.kind != section.kind:
+        raise NotFound("No such request.")
+    return item
+
+
+async def _list_page(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    view: View,
+    *,
+    notice: schemas.Request | None = None,
+    problem: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The tab's rows; htmx asking for the next ones gets only those."""
+    page = PageParams(
+        limit=ROWS_SHOWN, after_id=decode_cursor(view.cursor) if view.cursor else None
+    )
+    items, next_cursor = await workflow.list_requests(
+        session,
+        staff,
+        page,
+        kind=view.section.kind,
+        status="decided" if view.history else "pending",
+        q=view.q or None,
+    )
+    rows_only = bool(view.cursor) and _from_htmx(request)
+    template = "_history_rows" if view.history else "_pending_rows"
+    return render(
+        request,
+        f"approvals/{template}.html" if rows_only else "approvals/requests.html",
+        staff=staff,
+        status_code=status_code,
+        section=view.section,
+        view=view,
+        items=items,
+        more_url=view.url(next_cursor) if next_cursor else None,
+        notice=notice,
+        problem=problem,
+        type_labels=TYPE_LABELS,
+    )
+
+
+async def _just_decided(
+    session: AsyncSession, staff: StaffPrincipal, section: Section, decided: str
+) -> schemas.Request | None:
+    """The request a plain form post just decided, to say what became of it; a stale or
+    hand-made id says nothing."""
+    request_id = _uuid_or_none(decided)
+    if request_id is None:
+        return None
+    try:
+        item = await _asked(session, staff, section, request_id)
+    except NotFound:
+        return None
+    return None if item.status == RequestStatus.PENDING else item
+
+
+async def _requests(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    section: Section,
+    tab: str,
+    q: str,
+    cursor: str,
+    decided: str,
+) -> HTMLResponse:
+    notice = await _just_decided(session, staff, section, decided)
+    view = _view(section, tab, q, cursor)
+    return await _list_page(request, session, staff, view, notice=notice)
+
+
+@router.get("/tenant/partnerships", name="approvals:partnerships")
+async def partnerships(
+    request: Request,
+    session: SessionDep,
+    staff: ReviewerDep,
+    tab: str = "",
+    q: str = "",
+    cursor: str = "",
+    decided: str = "",
+) -> HTMLResponse:
+    return await _requests(request, session, staff, PARTNERSHIPS, tab, q, cursor, decided)
+
+
+@router.get("/tenant/addons", name="approvals:addons")
+async def addons(
+    request: Request,
+    session: SessionDep,
+    staff: ReviewerDep,
+    tab: str = "",
+    q: str = "",
+    cursor: str = "",
+    decided: str = "",
+) -> HTMLResponse:
+    return await _requests(request, session, staff, ADDONS, tab, q, cursor, decided)
+
+
+def _row(
+    request: Request, staff: StaffPrincipal, section: Section, item: schemas.Request, **state: Any
+) -> HTMLResponse:
+    """One row as htmx swaps it in: pending (with what was refused), or its outcome."""
+    context = {"done": False, "conflict": None, "error": None, "reject_error": None, "reason": ""}
+    return render(
+        request,
+        "approvals/_request.html",
+        staff=staff,
+        section=section,
+        item=item,
+        type_labels=TYPE_LABELS,
+        **(context | state),
+    )
+
+
+def _reject_page(
+    request: Request,
+    staff: StaffPrincipal,
+    section: Section,
+    item: schemas.Request,
+    *,
+    status_code: int = 200,
+    **state: Any,
+) -> HTMLResponse:
+    """The rejection form as a page of its own, for browsers without scripts."""
+    context = {"conflict": None, "error": None, "reject_error": None, "reason": ""}
+    return render(
+        request,
+        "approvals/reject.html",
+        staff=staff,
+        status_code=status_code,
+        section=section,
+        item=item,
+        type_labels=TYPE_LABELS,
+        **(context | state),
+    )
+
+
+async def _decided(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    section: Section,
+    item: schemas.Request,
+    decide: Callable[[], Awaitable[schemas.Request]],
+    *,
+    rejecting: bool = False,
+) -> Response:
+    """Carries out a decision and answers with its outcome, or with why it was refused.
+
+    The decision runs in a savepoint: one refused halfway (say, the partner's name was taken
+    meanwhile) leaves nothing behind when the page answers normally instead of raising.
+    """
+    try:
+        async with session.begin_nested():
+            decided = await decide()
+    except AppError as error:
+        conflict = None
+        if error.code == ALREADY_DECIDED:
+            item = await workflow.get_request(session, staff, item.id)
+            conflict = _conflict_text(item)
+        state = {"conflict": conflict, "error": None if conflict else error.detail}
+        if _from_htmx(request):
+            return _row(request, staff, section, item, **state)
+        if rejecting:
+            return _reject_page(request, staff, section, item, status_code=error.status, **state)
+        problem = conflict or f"{item.partner.name}: {error.detail}"
+        view = _view(section)
+        return await _list_page(
+            request, session, staff, view, problem=problem, status_code=error.status
+        )
+    if not _from_htmx(request):
+        return RedirectResponse(f"{section.path}?decided={decided.id}", status_code=303)
+    return _row(request, staff, section, decided, done=True)
+
+
+def _conflict_text(item: schemas.Request) -> str:
+    """What a reviewer sees who decides a request someone decided first."""
+    who = item.decided_by.name if item.decided_by else "someone else"
+    return f"Already {item.status} by {who}."
+
+
+async def _approve(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    section: Section,
+    request_id: uuid.UUID,
+) -> Response:
+    item = await _asked(session, staff, section, request_id)
+    approve = partial(service.approve_request, session, staff, request_id)
+    return await _decided(request, session, staff, section, item, approve)
+
+
+async def _reject(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    section: Section,
+    request_id: uuid.UUID,
+    reason: str,
+) -> Response:
+    """Rejects with the description typed; a blank one shows the form again to write it."""
+    item = await _asked(session, staff, section, request_id)
+    try:
+        data = schemas.Rejection(reason=reason)
+    except ValidationError:
+        state = {
+            "reject_error": REASON_TOO_LONG if reason.strip() else REASON_MISSING,
+            "reason": reason,
+        }
+        if _from_htmx(request):
+            return _row(request, staff, section, item, **state)
+        return _reject_page(request, staff, section, item, status_code=422, **state)
+    reject = partial(service.reject_request, session, staff, request_id, data.reason)
+    return await _decided(request, session, staff, section, item, reject, rejecting=True)
+
+
+async def _ask_reason(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    section: Section,
+    request_id: uuid.UUID,
+) -> HTMLResponse:
+    item = await _asked(session, staff, section, request_id)
+    conflict = None if item.status == RequestStatus.PENDING else _conflict_text(item)
+    return _reject_page(request, staff, section, item, conflict=conflict)
+
+
+ReasonField = Annotated[str, Form()]
+
+
+@router.post("/tenant/partnerships/{request_id}/approve", name="approvals:approve_partnership")
+async def approve_partnership(
+    request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
+) -> Response:
+    return await _approve(request, session, staff, PARTNERSHIPS, request_id)
+
+
+@router.get("/tenant/partnerships/{request_id}/reject", name="approvals:reject_partnership")
+async def ask_partnership_reason(
+    request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
+) -> HTMLResponse:
+    return await _ask_reason(request, session, staff, PARTNERSHIPS, request_id)
+
+
+@router.post("/tenant/partnerships/{request_id}/reject")
+async def reject_partnership(
+    request: Request,
+    request_id: uuid.UUID,
+    session: SessionDep,
+    staff: ReviewerDep,
+    reason: ReasonField = "",
+) -> Response:
+    return await _reject(request, session, staff, PARTNERSHIPS, request_id, reason)
+
+
+@router.post("/tenant/addons/{request_id}/approve", name="approvals:approve_addon")
+async def approve_addon(
+    request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
+) -> Response:
+    return await _approve(request, session, staff, ADDONS, request_id)
+
+
+@router.get("/tenant/addons/{request_id}/reject", name="approvals:reject_addon")
+async def ask_addon_reason(
+    request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
+) -> HTMLResponse:
+    return await _ask_reason(request, session, staff, ADDONS, request_id)
+
+
+@router.post("/tenant/addons/{request_id}/reject")
+async def reject_addon(
+    request: Request,
+    request_id: uuid.UUID,
+    session: SessionDep,
+    staff: ReviewerDep,
+    reason: ReasonField = "",
+) -> Response:
+    return await _reject(request, session, staff, ADDONS, request_id, reason)

@@ -1,10 +1,12 @@
 import uuid
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
-from relaydesk.schemas import Input, Name, Output
+from relaydesk.schemas import Input, Money, Name, Output
+from relaydesk.tenancy.models import PartnerStatus
 
 
 class ChannelCreate(Input):
@@ -47,3 +49,49 @@ class PartnerSettings(Output):
 
 class PartnerSettingsUpdate(Input):
     time_zone: TimeZoneName
+
+
+class PartnerPackage(Output):
+    id: uuid.UUID
+    name: str
+    price: Money
+
+
+class PartnerAddonItem(Output):
+    id: uuid.UUID
+    name: str
+
+
+class PartnerChannel(Output):
+    id: uuid.UUID
+    name: str
+    chat_enabled: bool
+    follower_count: int
+
+
+class PartnerListItem(Output):
+    """A partner as the tenant's My partners list shows it (PM-8)."""
+
+    id: uuid.UUID
+    name: str
+    status: PartnerStatus
+    package: PartnerPackage
+    invoice_id: str | None
+    addons: list[PartnerAddonItem]
+    impressions_balance: int
+    email: str
+    phone: str
+    website: str
+    contact_name: str
+    channels: list[PartnerChannel]
+    created_at: datetime
+
+
+InvoiceId = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+
+
+class PartnerUpdate(Input):
+    """A blank invoice ID clears it; a partner is suspended or made active again."""
+
+    invoice_id: InvoiceId | None = None
+    status: Literal[PartnerStatus.ACTIVE, PartnerStatus.SUSPENDED] | None = None

@@ -28,6 +28,7 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_REVIEW,
         "Partner Management",
         False,
+        built=True,
         about="Approve or reject partnership requests and see their history.",
     ),
     Area(
@@ -36,6 +37,7 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_REVIEW,
         "Partner Management",
         False,
+        built=True,
         about="Approve or reject add-on requests and see their history.",
     ),
     Area(
@@ -52,6 +54,7 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_REVIEW,
         "Partner Management",
         False,
+        built=True,
         about="Every partner with package, status, invoice ID, add-ons and impressions.",
     ),
     Area(
@@ -60,6 +63,7 @@ AREAS: tuple[Area, ...] = (
         Permission.CATALOGUE_MANAGE,
         "Settings",
         False,
+        built=True,
         about="Partnership packages, add-ons and advertising packages.",
     ),
     Area(
@@ -68,6 +72,7 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_MANAGE,
         "Settings",
         False,
+        built=True,
         about="Every e-mail sent, with its delivery state and retries.",
     ),
     Area(
@@ -76,6 +81,7 @@ AREAS: tuple[Area, ...] = (
         Permission.STAFF_MANAGE,
         "Settings",
         False,
+        built=True,
         about="Invite tenant staff, change roles and deactivate accounts.",
     ),
     Area("Chat", "/desk", Permission.CHAT_HANDLE, "Help Desk", True, built=True),
@@ -113,6 +119,7 @@ AREAS: tuple[Area, ...] = (
         Permission.REQUESTS_SUBMIT,
         "Partner portal",
         True,
+        built=True,
         about="Ask the platform for another package, add-ons, broadcasts and ads.",
     ),
     Area(
@@ -129,6 +136,7 @@ AREAS: tuple[Area, ...] = (
         Permission.STAFF_MANAGE,
         "Partner portal",
         True,
+        built=True,
         about="Invite agents, change roles and deactivate accounts.",
     ),
 )

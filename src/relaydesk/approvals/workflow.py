@@ -1,0 +1,243 @@
+"""The one workflow every request kind follows: pending → approved | rejected.
+
+A decision is a compare-and-set on the request's status, so of two reviewers deciding the same
+request at once exactly one succeeds; the other gets 409 `request_already_decided`. What a
+decision does beyond that belongs to each kind (`kinds.py`).
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from relaydesk.approvals import schemas
+from relaydesk.approvals.models import PartnerRequest, RequestKind, RequestStatus
+from relaydesk.auth.models import StaffUser
+from relaydesk.auth.principal import StaffPrincipal
+from relaydesk.clock import now
+from relaydesk.db import Database
+from relaydesk.errors import Conflict, NotFound
+from relaydesk.exports import rows_in_batches
+from relaydesk.pagination import PageParams, paginate
+from relaydesk.schemas import Money
+from relaydesk.tenancy.models import Partner
+
+NEW_PARTNER = "new"
+
+_decider = aliased(StaffUser)
+
+
+def _with_people(statement: Select[tuple[PartnerRequest]]) -> Select[Any]:
+    """Adds the partner's current status and the decider's name to each request row."""
+    return (
+        statement.outerjoin(Partner, Partner.id == PartnerRequest.partner_id)
+        .add_columns(Partner.status, _decider.name)
+        .outerjoin(_decider, _decider.id == PartnerRequest.decided_by_id)
+    )
+
+
+def readable_requests(staff: StaffPrincipal) -> Select[tuple[PartnerRequest]]:
+    """Tenant staff read their tenant's requests, a partner's staff their partner's."""
+    statement = select(PartnerRequest).where(PartnerRequest.tenant_id == staff.tenant_id)
+    if staff.partner_id is not None:
+        statement = statement.where(PartnerRequest.partner_id == staff.partner_id)
+    return statement
+
+
+def filtered(
+    statement: Select[tuple[PartnerRequest]],
+    *,
+    kind: RequestKind | None = None,
+    status: schemas.StatusFilter | None = None,
+    q: str | None = None,
+) -> Select[tuple[PartnerRequest]]:
+    """Narrowed by kind, by status ("decided" is approved or rejected) and by partner name."""
+    if kind is not None:
+        statement = statement.where(PartnerRequest.kind == kind)
+    if status == "decided":
+        statement = statement.where(PartnerRequest.status != RequestStatus.PENDING)
+    elif status is not None:
+        statement = statement.where(PartnerRequest.status == RequestStatus(status))
+    if q and q.strip():
+        name = func.lower(PartnerRequest.partner_name)
+        statement = statement.where(name.contains(q.strip().lower(), autoescape=True))
+    return statement
+
+
+def request_out(
+    request: PartnerRequest, partner_status: str | None, decider: str | None
+) -> schemas.Request:
+    price = (
+        Money(amount=request.price_amount, currency=request.currency)
+        if request.price_amount is not None and request.currency
+        else None
+    )
+    return schemas.Request(
+        id=request.id,
+        kind=request.kind,
+        status=request.status,
+        title=request.title,
+        partner=schemas.RequestPartner(
+            id=request.partner_id,
+            name=request.partner_name,
+            status=str(partner_status) if partner_status else NEW_PARTNER,
+        ),
+        price=price,
+        description=request.description,
+        requested_at=request.requested_at,
+        decided_at=request.decided_at,
+        decided_by=(
+            schemas.Person(id=request.decided_by_id, name=decider or "")
+            if request.decided_by_id
+            else None
+        ),
+        rejection_reason=request.rejection_reason,
+        details=request.details,
+    )
+
+
+async def list_requests(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    page: PageParams,
+    *,
+    kind: RequestKind | None = None,
+    status: schemas.StatusFilter | None = None,
+    q: str | None = None,
+) -> tuple[list[schemas.Request], str | None]:
+    """Pending requests oldest first (a queue), everything else newest first."""
+    statement = _with_people(filtered(readable_requests(staff), kind=kind, status=status, q=q))
+    rows, next_cursor = await paginate(
+        session, statement, PartnerRequest.id, page, newest_first=status != "pending"
+    )
+    return [request_out(*row) for row in rows], next_cursor
+
+
+async def get_request(
+    session: AsyncSession, staff: StaffPrincipal, request_id: uuid.UUID
+) -> schemas.Request:
+    statement = _with_people(readable_requests(staff).where(PartnerRequest.id == request_id))
+    row = (await session.execute(statement.execution_options(populate_existing=True))).first()
+    if row is None:
+        raise NotFound("No such request.")
+    return request_out(*row)
+
+
+async def new_request(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    kind: RequestKind,
+    partner: Partner | None,
+    partner_name: str,
+    subject_id: uuid.UUID | None,
+    title: str,
+    price: tuple[Decimal, str] | None,
+    description: str,
+    details: dict[str, Any],
+    requested_by: StaffPrincipal | None,
+) -> PartnerRequest:
+    """A pending request with a snapshot of what is asked for."""
+    request = PartnerRequest(
+        tenant_id=tenant_id,
+        partner_id=partner.id if partner else None,
+        kind=kind,
+        status=RequestStatus.PENDING,
+        subject_id=subject_id,
+        title=title,
+        partner_name=partner_name,
+        price_amount=price[0] if price else None,
+        currency=price[1] if price else None,
+        description=description,
+        details=details,
+        requested_by_id=requested_by.id if requested_by else None,
+        requested_at=now(),
+    )
+    session.add(request)
+    await session.flush()
+    return request
+
+
+async def ensure_none_pending(session: AsyncSession, *conditions: sa.ColumnElement[bool]) -> None:
+    """Refuses a second pending request for the same thing (409 `request_pending`)."""
+    pending = select(PartnerRequest.id).where(
+        PartnerRequest.status == RequestStatus.PENDING, *conditions
+    )
+    if await session.scalar(pending.limit(1)):
+        raise Conflict(
+            "The same request is already waiting for a decision.", code="request_pending"
+        )
+
+
+async def decide(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    request_id: uuid.UUID,
+    status: RequestStatus,
+    reason: str | None = None,
+) -> PartnerRequest:
+    """Marks a pending request decided, if nobody decided it first, and returns it."""
+    scope = (PartnerRequest.id == request_id, PartnerRequest.tenant_id == staff.tenant_id)
+    decided = await session.execute(
+        update(PartnerRequest)
+        .where(*scope, PartnerRequest.status == RequestStatus.PENDING)
+        .values(status=status, decided_at=now(), decided_by_id=staff.id, rejection_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    request = await session.scalar(
+        select(PartnerRequest).where(*scope).execution_options(populate_existing=True)
+    )
+    if request is None:
+        raise NotFound("No such request.")
+    if not decided.rowcount:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"This request was already {request.status} by someone else.",
+            code="request_already_decided",
+        )
+    return request
+
+
+EXPORT_HEADER: Sequence[str] = (
+    "Partner",
+    "Kind",
+    "Title",
+    "Price",
+    "Currency",
+    "Status",
+    "Requested at",
+    "Decided at",
+    "Decided by",
+    "Rejection reason",
+    "Description",
+)
+
+
+async def export_rows(
+    database: Database,
+    staff: StaffPrincipal,
+    *,
+    kind: RequestKind | None = None,
+    status: schemas.StatusFilter | None = None,
+    q: str | None = None,
+) -> AsyncIterator[Sequence[object]]:
+    """The filtered requests as CSV rows, oldest first, read in batches."""
+    statement = _with_people(filtered(readable_requests(staff), kind=kind, status=status, q=q))
+    async for request, _status, decider in rows_in_batches(database, statement, PartnerRequest.id):
+        yield (
+            request.partner_name,
+            request.kind,
+            request.title,
+            request.price_amount,
+            request.currency,
+            request.status,
+            request.requested_at.isoformat(),
+            request.decided_at.isoformat() if request.decided_at else None,
+            decider,
+            request.rejection_reason,
+            request.description,
+        )
