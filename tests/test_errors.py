@@ -68,6 +68,56 @@ class TestProblemJson:
             assert path in document["paths"]
 
 
+class TestNulCharacters:
+    """PostgreSQL stores no NUL; on both backends text holding one is refused with a 422."""
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/api/v1/tenant/requests?q=%00",
+            "/api/v1/tenant/partners/export.csv?q=a%00",
+            "/api/v1/public/de%00mo/partnership-requests",
+        ],
+    )
+    async def test_in_the_address(
+        self, client: httpx.AsyncClient, factory: Factory, world: World, url: str
+    ) -> None:
+        headers = await factory.headers(world.tenant_admin)
+        assert_problem(await client.get(url, headers=headers), 422, "validation_error")
+
+    async def test_in_a_page_address(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/join/de%00mo")
+        assert response.status_code == 422
+
+    async def test_in_json_text(
+        self, client: httpx.AsyncClient, factory: Factory, world: World
+    ) -> None:
+        headers = await factory.headers(world.tenant_admin)
+        for method, url, body in (
+            ("POST", "/api/v1/auth/token", {"email": "a\u0000@b.example", "password": "x"}),
+            ("PATCH", f"/api/v1/tenant/partners/{world.a.partner.id}", {"invoice_id": "a\u0000"}),
+            ("POST", "/api/v1/tenant/addons", {"name": "x", "grants": {"\u0000": 1}}),
+        ):
+            response = await client.request(
+                method,
+                url,
+                content=f"{body}".replace("'", '"').encode(),
+                headers=headers | {"content-type": "application/json"},
+            )
+            assert_problem(response, 422, "validation_error")
+        partner = await client.get(f"/api/v1/tenant/partners/{world.a.partner.id}", headers=headers)
+        assert partner.json()["invoice_id"] is None
+
+    async def test_in_a_page_form_never_a_500(self, client: httpx.AsyncClient) -> None:
+        """SQLite compares such text (and finds no account); PostgreSQL refuses it."""
+        response = await client.post("/forgot-password", data={"email": "a\x00@b.example"})
+        assert response.headers["content-type"].startswith("text/html")
+        if response.status_code == 200:
+            assert "If an account exists" in response.text
+        else:
+            assert response.status_code == 422
+
+
 class TestUnexpectedErrors:
     @pytest.mark.parametrize("path", ["/api/v1/boom", "/boom"])
     async def test_a_crash_answers_500_with_the_security_headers(

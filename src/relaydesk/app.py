@@ -37,7 +37,7 @@ from relaydesk.engagements import pages as engagements_pages
 from relaydesk.errors import install_error_handlers
 from relaydesk.headers import SecurityHeaders
 from relaydesk.logs import configure_logging
-from relaydesk.middleware import BodySizeLimit
+from relaydesk.middleware import BodySizeLimit, RefuseNulInUrl
 from relaydesk.notify import api as notify_api
 from relaydesk.notify import pages as notify_pages
 from relaydesk.ratelimit import FailureCounter, MemoryFailureCounter, RedisFailureCounter
@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_request_bytes,
         larger_bodies={UPLOAD_PATH: upload_body_limit(settings)},
     )
+    app.add_middleware(RefuseNulInUrl)
     app.add_middleware(SecurityHeaders)
 
     # Routes are matched in this order, one by one: chat, the busiest, comes first.

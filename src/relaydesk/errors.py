@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relaydesk.headers import add_security_headers
@@ -128,6 +129,12 @@ def install_error_handlers(app: FastAPI, render_html: HtmlErrorRenderer) -> None
         error = AppError(detail, code=code, status=exc.status_code, headers=exc.headers)
         return await on_app_error(request, error)
 
+    async def on_database_error(request: Request, exc: DBAPIError) -> Response:
+        # PostgreSQL refuses text holding NUL (SQLSTATE 22021), which JSON and forms can carry.
+        if getattr(exc.orig, "sqlstate", None) == "22021":
+            return await on_app_error(request, InvalidInput("Text must not hold NUL characters."))
+        return await on_unexpected_error(request, exc)
+
     async def on_unexpected_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path)
         error = AppError("Something went wrong.", code="internal_error", status=500)
@@ -137,4 +144,5 @@ def install_error_handlers(app: FastAPI, render_html: HtmlErrorRenderer) -> None
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected_error)

@@ -1,9 +1,12 @@
-"""A cap on request bodies, enforced while they stream in (pure ASGI)."""
+"""Checks on every request made before routing (pure ASGI): a cap on bodies, enforced while
+they stream in, and no NUL characters in URLs."""
 
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relaydesk.errors import problem
 
 
 class _BodyTooLarge(HTTPException):
@@ -49,3 +52,21 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+class RefuseNulInUrl:
+    """Answers 422 to a URL holding a NUL character, which no name, id or search term has
+    and PostgreSQL refuses to store or compare (it would surface as a 500, or cut a CSV
+    download short once streaming has begun)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"]
+        ):
+            response = problem(422, "validation_error", "The address holds a NUL character.")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

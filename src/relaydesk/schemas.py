@@ -1,15 +1,33 @@
 """Pydantic building blocks shared by every domain's schemas."""
 
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 class Input(BaseModel):
-    """A request body: unknown fields are an error, text is trimmed."""
+    """A request body: unknown fields are an error, text is trimmed and holds no NUL (which
+    PostgreSQL cannot store, so SQLite would keep what PostgreSQL refuses)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _holds_nul(data):
+            raise ValueError("Text must not hold NUL characters.")
+        return data
 
 
 class Output(BaseModel):
