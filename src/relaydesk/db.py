@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -97,6 +98,17 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+@asynccontextmanager
+async def unique_or(session: AsyncSession, conflict: Exception) -> AsyncIterator[None]:
+    """Adds what the block adds in a savepoint; if that breaks a unique constraint (a
+    concurrent request made the same row since the caller checked), raises `conflict`."""
+    try:
+        async with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        raise conflict from exc
 
 
 class InsertUnlessDuplicate:

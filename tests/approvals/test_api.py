@@ -4,13 +4,15 @@ import asyncio
 import csv
 import io
 import re
+import uuid
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from relaydesk.approvals.models import PartnerRequest
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.catalogue.models import Package
@@ -343,6 +345,34 @@ class TestDecisions:
         response = await requests.approve(request["id"])
         assert (response.status_code, response.json()["code"]) == (409, "name_taken")
         assert (await requests.get(request["id"]))["status"] == "pending"
+
+    async def test_two_registrations_of_one_name_approved_at_once_make_one_partner(
+        self, requests: Requests, package: Package, factory: Factory, world: World
+    ) -> None:
+        first = await requests.register(package, partner_name="Twin Brand")
+        async with factory.database.transaction() as session:
+            # The second registration went in while the first was still being checked.
+            await session.execute(
+                update(PartnerRequest)
+                .where(PartnerRequest.id == uuid.UUID(first["id"]))
+                .values(partner_name="Twin Brand (checking)")
+            )
+        second = await requests.register(package, partner_name="Twin Brand")
+        async with factory.database.transaction() as session:
+            await session.execute(
+                update(PartnerRequest)
+                .where(PartnerRequest.id == uuid.UUID(first["id"]))
+                .values(partner_name="Twin Brand")
+            )
+        responses = await asyncio.gather(
+            requests.approve(first["id"], world.tenant_admin),
+            requests.approve(second["id"], world.tenant_staff),
+        )
+        outcomes = sorted((r.status_code, r.json().get("code")) for r in responses)
+        assert outcomes == [(200, None), (409, "name_taken")]
+        async with factory.database.transaction() as session:
+            count = await session.scalar(select(func.count()).where(Partner.name == "Twin Brand"))
+        assert count == 1
 
     async def test_who_may_decide(self, requests: Requests, package: Package, world: World) -> None:
         request = await requests.register(package)

@@ -150,7 +150,6 @@ async def approve_partnership(
     tenant = await session.get_one(Tenant, request.tenant_id)
     details = request.details
     await _ensure_partner_name_free(session, tenant, request.partner_name)
-    await _ensure_email_free(session, details["email"])
     partner = await create_partner(
         session,
         tenant=tenant,

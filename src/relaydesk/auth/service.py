@@ -6,7 +6,6 @@ from typing import Any
 
 import jwt
 from sqlalchemy import Select, delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.audit.service import record
@@ -18,6 +17,7 @@ from relaydesk.auth.secrets import API_TOKEN_PREFIX, digest, new_token
 from relaydesk.auth.verified_tokens import VerifiedTokens
 from relaydesk.clock import now
 from relaydesk.config import Settings
+from relaydesk.db import unique_or
 from relaydesk.errors import Conflict, InvalidInput, PermissionDenied, RateLimited, Unauthenticated
 from relaydesk.ratelimit import FailureCounter
 from relaydesk.tenancy.models import EndUser, Partner, PartnerStatus, Tenant
@@ -91,11 +91,8 @@ async def create_staff_user(
         name=name.strip(),
         password_hash=await hash_password(password) if password else None,
     )
-    try:
-        async with session.begin_nested():
-            session.add(user)
-    except IntegrityError as exc:
-        raise taken from exc  # created by a concurrent request since the check above
+    async with unique_or(session, taken):
+        session.add(user)
     await record(
         session,
         actor,

@@ -5,11 +5,12 @@ admins change them, and an item that is in use is archived rather than deleted.
 """
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, delete, exists, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.approvals.models import PartnerRequest
@@ -17,6 +18,7 @@ from relaydesk.audit.service import record
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.catalogue import schemas
 from relaydesk.catalogue.models import Addon, AdPackage, BillingPeriod, EngagementType, Package
+from relaydesk.db import unique_or
 from relaydesk.errors import Conflict, NotFound
 from relaydesk.pagination import PageParams, paginate
 from relaydesk.schemas import Money
@@ -99,6 +101,10 @@ def _columns(data: BaseModel, *, partial: bool) -> dict[str, Any]:
     return values
 
 
+def _name_taken(model: ItemModel, name: str) -> Conflict:
+    return Conflict(f"The {_NOUNS[model]} {name!r} already exists.", code="name_taken")
+
+
 async def _ensure_name_free(
     session: AsyncSession,
     model: ItemModel,
@@ -108,7 +114,7 @@ async def _ensure_name_free(
 ) -> None:
     statement = readable_items(model, tenant_id).where(model.name == name, model.id != item_id)
     if await session.scalar(statement):
-        raise Conflict(f"The {_NOUNS[model]} {name!r} already exists.", code="name_taken")
+        raise _name_taken(model, name)
 
 
 async def get_item(
@@ -138,8 +144,8 @@ async def create_item(
 ) -> M:
     await _ensure_name_free(session, model, tenant_id, data.name)  # type: ignore[attr-defined]
     item = model(tenant_id=tenant_id, **_columns(data, partial=False))
-    session.add(item)
-    await session.flush()
+    async with unique_or(session, _name_taken(model, item.name)):
+        session.add(item)
     await _audit(session, actor, item, "created")
     return item
 
@@ -154,23 +160,25 @@ async def update_item(
     item = await get_item(session, model, staff.tenant_id, item_id)
     if (name := getattr(data, "name", None)) is not None:
         await _ensure_name_free(session, model, staff.tenant_id, name, item.id)
-    for column, value in _columns(data, partial=True).items():
-        setattr(item, column, value)
-    await session.flush()
+    async with unique_or(session, _name_taken(model, getattr(data, "name", None) or item.name)):
+        for column, value in _columns(data, partial=True).items():
+            setattr(item, column, value)
     await _audit(session, staff, item, "updated", fields=sorted(data.model_fields_set))
     return item
 
 
-async def item_in_use(session: AsyncSession, item: Item) -> bool:
-    """Whether a partner has the item or a request asked for it: then it stays, archived."""
-    asked_for = exists().where(PartnerRequest.subject_id == item.id)
-    if isinstance(item, Package):
-        held = exists().where(Partner.package_id == item.id)
-    elif isinstance(item, Addon):
-        held = exists().where(PartnerAddon.addon_id == item.id)
-    else:
-        held = asked_for
-    return bool(await session.scalar(select(held | asked_for)))
+async def items_in_use(session: AsyncSession, items: Sequence[Item]) -> set[uuid.UUID]:
+    """Those of `items` a partner has or a request asked for: they stay, archived. Three
+    reads however many items."""
+    ids = [item.id for item in items]
+    if not ids:
+        return set()
+    holders = (
+        select(PartnerRequest.subject_id).where(PartnerRequest.subject_id.in_(ids)),
+        select(Partner.package_id).where(Partner.package_id.in_(ids)),
+        select(PartnerAddon.addon_id).where(PartnerAddon.addon_id.in_(ids)),
+    )
+    return {item_id for statement in holders for item_id in await session.scalars(statement)}
 
 
 async def delete_item(
@@ -178,7 +186,7 @@ async def delete_item(
 ) -> None:
     """Deletes an item nobody has used; one in use answers 409 `in_use` (archive it)."""
     item = await get_item(session, model, staff.tenant_id, item_id)
-    if await item_in_use(session, item):
+    if item.id in await items_in_use(session, [item]):
         raise Conflict(
             f"The {_NOUNS[model]} {item.name!r} is in use: archive it instead.", code="in_use"
         )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relaydesk.audit.service import record
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.catalogue.models import Addon, EngagementType, Package
+from relaydesk.db import unique_or
 from relaydesk.errors import Conflict, InvalidInput, NotFound
 from relaydesk.pagination import PageParams, paginate
 from relaydesk.realtime import topics
@@ -71,16 +72,16 @@ async def create_partner(
     """A partner of `tenant` on `package`; `contact` holds phone, website and contact_name."""
     if package.tenant_id != tenant.id:
         raise NotFound("No such package.")
-    taken = await session.scalar(
+    taken = Conflict(f"A partner named {name!r} already exists.", code="name_taken")
+    if await session.scalar(
         select(Partner.id).where(Partner.tenant_id == tenant.id, Partner.name == name)
-    )
-    if taken:
-        raise Conflict(f"A partner named {name!r} already exists.", code="name_taken")
+    ):
+        raise taken
     partner = Partner(
         tenant_id=tenant.id, name=name, package_id=package.id, email=email, status=status, **contact
     )
-    session.add(partner)
-    await session.flush()
+    async with unique_or(session, taken):
+        session.add(partner)
     await record(
         session,
         None,
