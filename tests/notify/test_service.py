@@ -234,6 +234,51 @@ class TestClaims:
         assert len(mail.messages) == 1
         assert (await stored(mail.database, email.id)).attempts == 2
 
+    async def test_a_worker_whose_lease_ran_out_mid_send_changes_nothing(
+        self, mail: MailServer, factory: Factory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The slow worker's send fails after another worker re-claimed and sent the e-mail:
+        the row stays sent and nothing goes out twice."""
+        email = await queue(mail.database, await factory.tenant())
+        handed_over = asyncio.Event()
+
+        async def slow_then_refused(*_: object) -> None:
+            clock.advance(service.LEASE)  # the lease runs out while this send hangs
+            handed_over.set()
+            await asyncio.sleep(0.2)
+            raise ConnectionError("server went away")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(service, "send_message", slow_then_refused)
+            slow = asyncio.create_task(mail.deliver())
+            await handed_over.wait()
+        assert await mail.deliver() == 1
+        assert await slow == 0
+        settled = await stored(mail.database, email.id)
+        assert (settled.state, settled.attempts, settled.last_error) == (EmailState.SENT, 2, None)
+        assert len(mail.messages) == 1
+
+    async def test_a_batch_stops_before_its_lease_is_too_short_to_send_in(
+        self, mail: MailServer, factory: Factory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        tenant = await factory.tenant()
+        for number in range(3):
+            await queue(mail.database, tenant, f"owner-{number}@acme.example")
+        real_send = service.send_message
+
+        async def slow(*args: object) -> None:
+            # The first send leaves less than the budget of the lease for the next.
+            clock.advance(service.LEASE - service.SEND_BUDGET + timedelta(seconds=1))
+            await real_send(*args)  # type: ignore[arg-type]
+
+        with monkeypatch.context() as patch:
+            patch.setattr(service, "send_message", slow)
+            assert await mail.deliver() == 1
+        assert await mail.deliver() == 0  # the other two are still claimed
+        clock.advance(service.SEND_BUDGET)
+        assert await mail.deliver() == 2
+        assert len(mail.messages) == 3
+
     async def test_workers_running_at_once_send_each_email_once(
         self, mail: MailServer, factory: Factory
     ) -> None:

@@ -5,11 +5,13 @@ The worker claims due rows for a lease, sends them outside any transaction, and 
 outcome; a worker that dies after claiming leaves its rows due again once the lease ends.
 """
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +27,10 @@ from relaydesk.pagination import PageParams, paginate
 
 log = structlog.get_logger(__name__)
 
-# Longer than sending one message can take (its timeouts), so a live worker keeps its claim.
+# A claimed batch is sent within its lease: a message starts only while the lease has
+# `SEND_BUDGET` left, and may take no longer, so no other worker can claim it meanwhile.
 LEASE = timedelta(minutes=5)
+SEND_BUDGET = timedelta(minutes=1)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 # With the backoff above, about six hours of trying before an e-mail is given up on.
@@ -112,37 +116,46 @@ def _retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
 
 
-async def _mark_sent(database: Database, email_id: uuid.UUID) -> None:
+def _still_claimed(email: Email) -> sa.ColumnElement[bool]:
+    """The row as this worker claimed it: a worker whose lease ran out changes nothing."""
+    return (
+        (Email.id == email.id)
+        & (Email.claimed_until == email.claimed_until)
+        & (Email.state == EmailState.PENDING)
+    )
+
+
+async def _mark_sent(database: Database, email: Email) -> None:
     """Sent, and its context gone: set-password links must not stay in the database."""
     async with database.transaction() as session:
         await session.execute(
             update(Email)
-            .where(Email.id == email_id)
+            .where(_still_claimed(email))
             .values(state=EmailState.SENT, sent_at=now(), claimed_until=None, context={})
         )
 
 
 async def _mark_failed_attempt(database: Database, email: Email, error: Exception) -> None:
-    """Due again after the backoff, or failed for good after `MAX_ATTEMPTS`."""
+    """Due again after the backoff, or failed for good (its context gone) after
+    `MAX_ATTEMPTS`."""
     at = now()
     given_up = email.attempts >= MAX_ATTEMPTS
-    reason = f"{type(error).__name__}: {error}"[:1000]
     log.warning(
-        "email_not_sent",
-        email_id=str(email.id),
-        attempts=email.attempts,
-        given_up=given_up,
-        error=reason,
+        "email_not_sent", email_id=str(email.id), attempts=email.attempts, given_up=given_up
+    )
+    outcome: dict[str, Any] = (
+        {"state": EmailState.FAILED, "next_attempt_at": at, "context": {}}
+        if given_up
+        else {"next_attempt_at": at + _retry_delay(email.attempts)}
     )
     async with database.transaction() as session:
         await session.execute(
             update(Email)
-            .where(Email.id == email.id)
+            .where(_still_claimed(email))
             .values(
-                state=EmailState.FAILED if given_up else EmailState.PENDING,
-                next_attempt_at=at if given_up else at + _retry_delay(email.attempts),
                 claimed_until=None,
-                last_error=reason,
+                last_error=f"{type(error).__name__}: {error}"[:1000],
+                **outcome,
             )
         )
 
@@ -164,12 +177,16 @@ async def send_due_emails(database: Database, settings: Settings, *, limit: int 
     """The worker's job: sends up to `limit` due e-mails; returns how many went out."""
     sent = 0
     for email in await _claim_due(database, limit):
+        assert email.claimed_until is not None
+        if now() + SEND_BUDGET > email.claimed_until:
+            break  # the rest become due again when the lease ends
         try:
-            await _send(settings, email)
+            async with asyncio.timeout(SEND_BUDGET.total_seconds()):
+                await _send(settings, email)
         except Exception as error:
             await _mark_failed_attempt(database, email, error)
             continue
-        await _mark_sent(database, email.id)
+        await _mark_sent(database, email)
         sent += 1
     return sent
 
