@@ -88,7 +88,7 @@ class TestPurgeExpiredCredentials:
         new_session = await web_session(database, settings, user)
         clock.advance(timedelta(days=13, minutes=1))  # the old session ended a minute ago
 
-        await run_jobs_once(database, storage)
+        await run_jobs_once(database, settings, storage)
 
         assert await stored_token_hashes(database) == {digest(long_token), digest(new_session)}
         assert await me_status(client, long_token) == 200
@@ -98,7 +98,12 @@ class TestPurgeExpiredCredentials:
             assert await staff_from_session_token(session, old_session) is None
 
     async def test_a_token_expiring_this_instant_is_removed(
-        self, storage: LocalStorage, client: httpx.AsyncClient, database: Database, factory: Factory
+        self,
+        storage: LocalStorage,
+        client: httpx.AsyncClient,
+        database: Database,
+        factory: Factory,
+        settings: Settings,
     ) -> None:
         user = await factory.staff(await factory.tenant(), Role.TENANT_ADMIN)
         clock.freeze(now())
@@ -107,7 +112,7 @@ class TestPurgeExpiredCredentials:
         clock.advance(timedelta(hours=1))
         assert await me_status(client, ending) == 401
 
-        await run_jobs_once(database, storage)
+        await run_jobs_once(database, settings, storage)
 
         assert await stored_token_hashes(database) == {digest(later)}
         assert await me_status(client, later) == 200
@@ -119,8 +124,8 @@ class TestPurgeExpiredCredentials:
         token = await api_token(database, user, timedelta(minutes=5))
         session_token = await web_session(database, settings, user)
 
-        await run_jobs_once(database, storage)
-        await run_jobs_once(database, storage)
+        await run_jobs_once(database, settings, storage)
+        await run_jobs_once(database, settings, storage)
 
         assert await stored_token_hashes(database) == {digest(token), digest(session_token)}
 
@@ -206,7 +211,7 @@ class TestPurgeUnsentAttachments:
         fresh = await upload(client, agent.headers)
         files_before = stored_files(storage)
 
-        await run_jobs_once(database, storage)
+        await run_jobs_once(database, settings, storage)
 
         assert (await client.get(given_up["url"], headers=agent.headers)).status_code == 404
         assert (await client.get(sent["url"], headers=agent.headers)).status_code == 200

@@ -43,24 +43,19 @@ async def send_mail(database: Database, settings: Settings) -> None:
         pass
 
 
-def jobs(storage: Storage, settings: Settings | None = None) -> dict[str, Job]:
-    """Every job; sending mail needs the settings (the SMTP server, links' base URL)."""
-    found: dict[str, Job] = {
+def jobs(settings: Settings, storage: Storage) -> dict[str, Job]:
+    return {
         "purge_expired_credentials": in_transaction(purge_expired_credentials),
         "purge_unsent_attachments": in_transaction(
             partial(purge_unsent_attachments, storage=storage)
         ),
+        "send_mail": partial(send_mail, settings=settings),
     }
-    if settings is not None:
-        found["send_mail"] = partial(send_mail, settings=settings)
-    return found
 
 
-async def run_jobs_once(
-    database: Database, storage: Storage, settings: Settings | None = None
-) -> None:
+async def run_jobs_once(database: Database, settings: Settings, storage: Storage) -> None:
     """Each job once; one that fails is logged and the others still run."""
-    for name, job in jobs(storage, settings).items():
+    for name, job in jobs(settings, storage).items():
         try:
             await job(database)
         except Exception:
@@ -70,9 +65,9 @@ async def run_jobs_once(
 async def run_worker(
     database: Database, settings: Settings, stop: asyncio.Event, storage: Storage
 ) -> None:
-    log.info("worker_started", jobs=list(jobs(storage, settings)))
+    log.info("worker_started", jobs=list(jobs(settings, storage)))
     while not stop.is_set():
-        await run_jobs_once(database, storage, settings)
+        await run_jobs_once(database, settings, storage)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.worker_poll_seconds)
     log.info("worker_stopped")

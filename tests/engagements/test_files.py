@@ -227,7 +227,7 @@ class TestFilesKeptForEngagements:
         assert await fetched(agent, unused) == 404
 
         clock.advance(timedelta(days=1, seconds=1))
-        await run_jobs_once(database, LocalStorage(settings.data_dir / "attachments"))
+        await run_jobs_once(database, settings, LocalStorage(settings.data_dir / "attachments"))
 
         # Signed in again: the first credentials have expired by now.
         admin = await engagement_api(client, factory, world.a.admin)

@@ -26,7 +26,7 @@ async def test_a_pass_sends_every_due_email_batch_after_batch(
     for number in range(5):
         await queue(mail.database, tenant, f"owner-{number}@acme.example")
 
-    await run_jobs_once(mail.database, storage, mail.settings)
+    await run_jobs_once(mail.database, mail.settings, storage)
 
     assert len(mail.messages) == 5
     assert {email.state for email in await all_emails(mail.database)} == {EmailState.SENT}
@@ -41,7 +41,7 @@ async def test_a_pass_with_the_server_down_tries_each_email_once(
     for number in range(3):
         await queue(mail.database, tenant, f"owner-{number}@acme.example")
 
-    await run_jobs_once(mail.database, storage, mail.settings)
+    await run_jobs_once(mail.database, mail.settings, storage)
 
     attempts = sorted(email.attempts for email in await all_emails(mail.database))
     assert attempts == [0, 1, 1]

@@ -24,8 +24,8 @@ from relaydesk.approvals.models import RequestKind, RequestStatus
 from relaydesk.auth.deps import require
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import StaffPrincipal
+from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.deps import SessionDep
-from relaydesk.engagements.pages import TYPE_LABELS
 from relaydesk.errors import AppError, NotFound
 from relaydesk.pagination import PageParams, decode_cursor
 from relaydesk.web.templating import render

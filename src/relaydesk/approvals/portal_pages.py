@@ -27,9 +27,9 @@ from relaydesk.auth.deps import require
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.catalogue.models import Addon, Package
+from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.catalogue.service import readable_items
 from relaydesk.deps import SessionDep
-from relaydesk.engagements.pages import TYPE_LABELS
 from relaydesk.errors import Conflict, PermissionDenied, RateLimited
 from relaydesk.pagination import PageParams, decode_cursor
 from relaydesk.tenancy.models import PartnerAddon, Tenant

@@ -23,8 +23,8 @@ from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.catalogue import schemas, service
 from relaydesk.catalogue.models import Addon, AdPackage, BillingPeriod, Package
+from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.deps import SessionDep
-from relaydesk.engagements.pages import TYPE_LABELS
 from relaydesk.errors import Conflict, NotFound
 from relaydesk.pagination import PageParams
 from relaydesk.web.templating import render
@@ -193,7 +193,7 @@ async def _sections(session: AsyncSession, staff: StaffPrincipal) -> list[dict[s
         items, more = await service.list_items(
             session, staff, kind.model, PageParams(limit=SHOWN, after_id=None)
         )
-        in_use = {item.id for item in items if await service.item_in_use(session, item)}
+        in_use = await service.items_in_use(session, items)
         sections.append({"kind": kind, "items": items, "in_use": in_use, "more": more})
     return sections
 

@@ -7,6 +7,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from relaydesk.catalogue.models import BillingPeriod, EngagementType
 from relaydesk.schemas import Input, Money, Name, Output
 
+# How engagement types read in pages.
+TYPE_LABELS = {
+    EngagementType.MESSAGE: "Message",
+    EngagementType.PROMO: "Promo",
+    EngagementType.COUPON: "Coupon",
+    EngagementType.STICKER_PACK: "Sticker pack",
+    EngagementType.RINGTONE: "Ringtone",
+    EngagementType.WALLPAPER: "Wallpaper",
+}
+
 
 def _distinct(types: list[EngagementType]) -> list[EngagementType]:
     return sorted(set(types))

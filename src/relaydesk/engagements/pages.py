@@ -23,6 +23,7 @@ from relaydesk.auth.deps import require
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.catalogue.models import EngagementType
+from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.deps import SessionDep
 from relaydesk.engagements import schemas, service
 from relaydesk.engagements.models import Engagement, EngagementStatus, RedemptionType
@@ -36,14 +37,6 @@ HOME = "/partner/engagements"
 # The list shows this many at most; the filters narrow it down.
 SHOWN = 100
 
-TYPE_LABELS = {
-    EngagementType.MESSAGE: "Message",
-    EngagementType.PROMO: "Promo",
-    EngagementType.COUPON: "Coupon",
-    EngagementType.STICKER_PACK: "Sticker pack",
-    EngagementType.RINGTONE: "Ringtone",
-    EngagementType.WALLPAPER: "Wallpaper",
-}
 REDEMPTION_LABELS = {
     RedemptionType.QR_CODE: "QR code",
     RedemptionType.TIME_BASED: "Time-based",
