@@ -366,6 +366,7 @@ async def _requests(
             description=description,
         )
         request = await register_partner(session, tenant, data)
+        assert request is not None  # the demo's addresses have no accounts
         if rejection:
             await reject_request(session, reviewer, request.id, rejection)
     aurora, nordwind = staff["maja@aurora.example"], staff["jonas@nordwind.example"]

@@ -93,7 +93,6 @@ class TestRegistration:
             (registration(other_package), 404, "not_found"),
             (registration(archived), 409, "archived"),
             (registration(package, partner_name=world.a.partner.name.upper()), 409, "name_taken"),
-            (registration(package, email=world.a.admin.email.upper()), 409, "email_taken"),
             (registration(package, partner_name=taken["partner"]["name"]), 409, "request_pending"),
             (registration(package, email=taken["details"]["email"]), 409, "request_pending"),
         ]
@@ -109,6 +108,33 @@ class TestRegistration:
         assert missing.status_code == 404
         assert len(await requests.listed(kind="partnership")) == before
         assert await email_count(factory) == mails
+
+    async def test_an_address_with_an_account_is_told_by_mail_and_the_form_reveals_nothing(
+        self,
+        client: httpx.AsyncClient,
+        requests: Requests,
+        package: Package,
+        world: World,
+        mail: Any,
+    ) -> None:
+        url = f"/api/v1/public/{world.tenant.slug}/partnership-requests"
+        response = await client.post(
+            url, json=registration(package, email=world.a.admin.email.upper())
+        )
+        fresh = await client.post(url, json=registration(package))
+        assert response.status_code == fresh.status_code == 202
+        assert response.json().keys() == fresh.json().keys()
+        assert response.json()["status"] == "pending"
+        listed = await requests.listed(kind="partnership")
+        assert [item["id"] for item in listed] == [fresh.json()["id"]]
+        missing = await client.get(
+            f"/api/v1/tenant/requests/{response.json()['id']}",
+            headers=await requests.as_(world.tenant_admin),
+        )
+        assert missing.status_code == 404
+        await mail.deliver()
+        (told,) = mails_to(mail, world.a.admin.email)
+        assert "already has an account" in body_of(told)
 
     async def test_one_address_may_register_only_a_few_times_an_hour(
         self, client: httpx.AsyncClient, package: Package, world: World
@@ -423,6 +449,25 @@ class TestLists:
                 headers=await requests.as_(world.tenant_admin),
             )
             assert response.status_code == 422, params
+
+    async def test_history_puts_the_latest_decision_first_across_pages(
+        self, requests: Requests, package: Package
+    ) -> None:
+        made = [(await requests.register(package))["id"] for _ in range(5)]
+        for request_id in (made[3], made[0], made[4], made[1], made[2]):
+            await requests.reject(request_id, "No")
+        seen, cursor = [], None
+        headers = await requests.as_(requests.world.tenant_admin)
+        while True:
+            params = {"status": "decided", "limit": "2"} | ({"cursor": cursor} if cursor else {})
+            response = await requests.client.get(
+                "/api/v1/tenant/requests", params=params, headers=headers
+            )
+            page = response.json()
+            seen += [item["id"] for item in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert seen == [made[2], made[1], made[4], made[0], made[3]]
 
     async def test_pages_follow_the_cursor(self, requests: Requests, package: Package) -> None:
         made = [(await requests.register(package))["id"] for _ in range(5)]

@@ -162,45 +162,28 @@ class TestJoining:
         assert response.status_code == 422
         assert field_errors(parse(response)) == {"package_id": "Pick a package."}
 
-    @pytest.mark.parametrize(
-        ("clash", "field", "message"),
-        [
-            (
-                "name",
-                "partner_name",
-                "A partner with this name already exists. "
-                "Pick another name, or sign in if it is yours.",
-            ),
-            (
-                "email",
-                "email",
-                "This e-mail address already has an account. "
-                "Sign in and ask from the partner portal.",
-            ),
-        ],
-    )
-    async def test_a_taken_name_or_address_is_409_at_its_field(
-        self,
-        client: httpx.AsyncClient,
-        requests: Requests,
-        package: Package,
-        world: World,
-        clash: str,
-        field: str,
-        message: str,
+    async def test_a_taken_name_is_409_at_its_field(
+        self, client: httpx.AsyncClient, requests: Requests, package: Package, world: World
     ) -> None:
-        taken = (
-            {"partner_name": world.a.partner.name}
-            if clash == "name"
-            else {"email": world.a.admin.email}
-        )
+        taken = {"partner_name": world.a.partner.name}
         response = await client.post(join_path(world), data=registration(package, **taken))
         assert response.status_code == 409
         document = parse(response)
         assert alerts(document) == [portal_pages.CHECK_FIELDS]
-        assert field_errors(document) == {field: message}
+        assert field_errors(document) == {
+            "partner_name": "A partner with this name already exists. "
+            "Pick another name, or sign in if it is yours."
+        }
         form = document.find("form", {"action": join_path(world)})
-        assert form.find("input", {"name": field}).attrs["value"] == next(iter(taken.values()))
+        assert form.find("input", {"name": "partner_name"}).attrs["value"] == taken["partner_name"]
+        assert await requests.listed(kind="partnership") == []
+
+    async def test_an_address_with_an_account_looks_received_and_is_told_by_mail(
+        self, client: httpx.AsyncClient, requests: Requests, package: Package, world: World
+    ) -> None:
+        """The form reveals no accounts: the owner of the address learns by e-mail."""
+        data = registration(package, email=world.a.admin.email)
+        assert redirect_target(await client.post(join_path(world), data=data))
         assert await requests.listed(kind="partnership") == []
 
     async def test_a_request_already_waiting_is_409(

@@ -372,6 +372,11 @@ class TestQueueing:
                 {k: v for k, v in REJECTION.items() if k != "reason"},
             ),
             ("request_rejected", REJECTION),
+            ("registration_rejected", REJECTION | {"tenant_slug": "skyline"}),
+            (
+                "registration_account_exists",
+                {k: WELCOME[k] for k in ("tenant_name", "partner_name", "contact_name")},
+            ),
             ("partner_welcome", WELCOME),
             (
                 "registration_received",

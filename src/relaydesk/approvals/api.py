@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 
 from relaydesk.approvals import schemas, service, workflow
-from relaydesk.approvals.models import RequestKind
+from relaydesk.approvals.models import RequestKind, RequestStatus
 from relaydesk.auth.api import client_ip
 from relaydesk.auth.deps import require
 from relaydesk.auth.permissions import Permission
@@ -112,7 +112,7 @@ async def register(
     tenant_slug: str, data: schemas.Registration, request: Request, session: SessionDep
 ) -> schemas.RegistrationReceived:
     """No sign-in: a would-be partner applies; tenant staff approve or reject it."""
-    received = await service.submit_registration(
+    request_id = await service.submit_registration(
         session, request.app.state.failure_counter, client_ip(request), tenant_slug, data
     )
-    return schemas.RegistrationReceived(id=received.id, status=received.status)
+    return schemas.RegistrationReceived(id=request_id, status=RequestStatus.PENDING)

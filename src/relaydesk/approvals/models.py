@@ -36,8 +36,10 @@ class PartnerRequest(Base):
 
     __tablename__ = "partner_request"
     __table_args__ = (
+        # Lists and exports walk a tenant's requests by id, filtered or not.
+        sa.Index("ix_partner_request_tenant", "tenant_id", "id"),
         sa.Index("ix_partner_request_queue", "tenant_id", "kind", "status", "id"),
-        sa.Index("ix_partner_request_history", "tenant_id", "kind", "decided_at"),
+        sa.Index("ix_partner_request_history", "tenant_id", "kind", "decided_at", "id"),
     )
 
     id: Mapped[Id]

@@ -44,22 +44,34 @@ async def _ensure_partner_name_free(session: AsyncSession, tenant: Tenant, name:
         raise Conflict(f"A partner named {name!r} already exists.", code="name_taken")
 
 
-async def _ensure_email_free(session: AsyncSession, email: str) -> None:
-    if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
-        raise Conflict(
-            f"{email} already has an account: sign in and ask from the partner portal.",
-            code="email_taken",
-        )
+async def _has_account(session: AsyncSession, email: str) -> bool:
+    return bool(await session.scalar(select(StaffUser.id).where(StaffUser.email == email)))
 
 
 async def register_partner(
     session: AsyncSession, tenant: Tenant, data: schemas.Registration
-) -> PartnerRequest:
-    """A registration through the tenant's public form; the partner exists once approved."""
+) -> PartnerRequest | None:
+    """A registration through the tenant's public form; the partner exists once approved.
+
+    An address that already has an account gets an e-mail saying so instead of a request,
+    and the caller the same answer as anyone, so the form reveals no accounts (None).
+    """
     email = data.email.strip().lower()
     package = await _offered_package(session, tenant.id, data.package_id)
     await _ensure_partner_name_free(session, tenant, data.partner_name)
-    await _ensure_email_free(session, email)
+    if await _has_account(session, email):
+        await queue_email(
+            session,
+            tenant_id=tenant.id,
+            to=email,
+            template="registration_account_exists",
+            context={
+                "tenant_name": tenant.name,
+                "partner_name": data.partner_name,
+                "contact_name": data.contact_name,
+            },
+        )
+        return None
     await workflow.ensure_none_pending(
         session,
         PartnerRequest.tenant_id == tenant.id,

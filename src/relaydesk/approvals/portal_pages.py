@@ -65,10 +65,6 @@ _JOIN_CONFLICTS = {
         "partner_name",
         "A partner with this name already exists. Pick another name, or sign in if it is yours.",
     ),
-    "email_taken": (
-        "email",
-        "This e-mail address already has an account. Sign in and ask from the partner portal.",
-    ),
     "request_pending": (
         None,
         "A request with this partner name or e-mail address is already waiting for a decision. "

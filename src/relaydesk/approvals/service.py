@@ -11,6 +11,7 @@ from relaydesk.approvals.models import PartnerRequest, RequestStatus
 from relaydesk.approvals.partnership import register_partner, request_package_change
 from relaydesk.audit.service import record
 from relaydesk.auth.principal import StaffPrincipal
+from relaydesk.db import uuid7
 from relaydesk.errors import NotFound, RateLimited
 from relaydesk.notify.service import queue_email
 from relaydesk.ratelimit import FailureCounter
@@ -27,8 +28,10 @@ async def submit_registration(
     client_ip: str,
     tenant_slug: str,
     data: schemas.Registration,
-) -> PartnerRequest:
-    """A would-be partner's application through the tenant's public form (SU-2)."""
+) -> uuid.UUID:
+    """A would-be partner's application through the tenant's public form (SU-2); answers the
+    request's id, or for an address that has an account (told so by e-mail) an id like it
+    that names nothing."""
     tenant = await tenant_by_slug(session, tenant_slug)
     key = f"registration:{client_ip}"
     count, retry_after = await counter.failures(key)
@@ -36,8 +39,10 @@ async def submit_registration(
         raise RateLimited(retry_after, "Too many registrations from this address. Try later.")
     await counter.add_failure(key, 3600)
     request = await register_partner(session, tenant, data)
+    if request is None:
+        return uuid7()
     await _audit(session, None, request, "submitted")
-    return request
+    return request.id
 
 
 async def submit_partner_request(
@@ -72,7 +77,10 @@ async def reject_request(
 ) -> schemas.Request:
     """Rejects a pending request and e-mails the partner the reason."""
     request = await workflow.decide(session, staff, request_id, RequestStatus.REJECTED, reason)
-    await _tell_partner(session, request, "request_rejected", reason=reason)
+    if request.partner_id is None:
+        await _tell_partner(session, request, "registration_rejected", reason=reason)
+    else:
+        await _tell_partner(session, request, "request_rejected", reason=reason)
     await _audit(session, staff, request, "rejected")
     return await workflow.get_request(session, staff, request.id)
 
@@ -90,6 +98,7 @@ async def _tell_partner(
         template=template,
         context={
             "tenant_name": tenant.name,
+            "tenant_slug": tenant.slug,
             "partner_name": request.partner_name,
             "kind_label": KINDS[request.kind].label,
             "title": request.title,

@@ -21,9 +21,9 @@ from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.clock import now
 from relaydesk.db import Database
-from relaydesk.errors import Conflict, NotFound
+from relaydesk.errors import Conflict, InvalidInput, NotFound
 from relaydesk.exports import rows_in_batches
-from relaydesk.pagination import PageParams, paginate
+from relaydesk.pagination import PageParams, encode_cursor, paginate
 from relaydesk.schemas import Money
 from relaydesk.tenancy.models import Partner
 
@@ -110,12 +110,37 @@ async def list_requests(
     status: schemas.StatusFilter | None = None,
     q: str | None = None,
 ) -> tuple[list[schemas.Request], str | None]:
-    """Pending requests oldest first (a queue), everything else newest first."""
+    """Pending requests oldest first (a queue), decided ones latest decision first (the
+    histories), all of them newest first."""
     statement = _with_people(filtered(readable_requests(staff), kind=kind, status=status, q=q))
-    rows, next_cursor = await paginate(
-        session, statement, PartnerRequest.id, page, newest_first=status != "pending"
-    )
+    if status in (None, "pending"):
+        rows, next_cursor = await paginate(
+            session, statement, PartnerRequest.id, page, newest_first=status is None
+        )
+    else:
+        rows, next_cursor = await _by_decision(session, statement, page)
     return [request_out(*row) for row in rows], next_cursor
+
+
+async def _by_decision(
+    session: AsyncSession, statement: Select[Any], page: PageParams
+) -> tuple[Sequence[Any], str | None]:
+    """Decided requests, latest decision first; the cursor is the last one's id."""
+    if page.after_id is not None:
+        after = await session.scalar(
+            select(PartnerRequest.decided_at).where(PartnerRequest.id == page.after_id)
+        )
+        if after is None:
+            raise InvalidInput("The cursor is not valid.")
+        statement = statement.where(
+            (PartnerRequest.decided_at < after)
+            | ((PartnerRequest.decided_at == after) & (PartnerRequest.id < page.after_id))
+        )
+    statement = statement.order_by(PartnerRequest.decided_at.desc(), PartnerRequest.id.desc())
+    rows = (await session.execute(statement.limit(page.limit + 1))).all()
+    if len(rows) <= page.limit:
+        return rows, None
+    return rows[: page.limit], encode_cursor(rows[page.limit - 1][0].id)
 
 
 async def get_request(

@@ -55,9 +55,11 @@ async def _addons_of(
 async def _channels_of(
     session: AsyncSession, partner_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[schemas.PartnerChannel]]:
+    # Counted by channel, the key follows are stored under.
+    their_channels = select(Channel.id).where(Channel.partner_id.in_(partner_ids))
     followers = (
         select(Follow.channel_id, func.count().label("count"))
-        .where(Follow.partner_id.in_(partner_ids))
+        .where(Follow.channel_id.in_(their_channels))
         .group_by(Follow.channel_id)
         .subquery()
     )
