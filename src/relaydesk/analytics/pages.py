@@ -7,7 +7,6 @@ analytics-range.js draws the second's charts from the figures the page carries.
 """
 
 import math
-import uuid
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +26,7 @@ from relaydesk.deps import SessionDep
 from relaydesk.errors import InvalidInput
 from relaydesk.tenancy import service as tenancy
 from relaydesk.tenancy.schemas import PartnerSettingsUpdate
-from relaydesk.web.templating import render
+from relaydesk.web.templating import render, uuid_or_none
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,13 +55,6 @@ def format_duration(seconds: float | None) -> str:
     return f"{total // 3600} h {total % 3600 // 60:02d} m"
 
 
-def _uuid_or_none(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
-
-
 def _date_or_none(text: str) -> date | None:
     if not text:
         return None
@@ -85,8 +77,8 @@ class Filters:
         return service.RangeQuery(
             first_day=_date_or_none(self.from_),
             last_day=_date_or_none(self.to),
-            channel_id=_uuid_or_none(self.channel_id),
-            agent_id=_uuid_or_none(self.agent_id),
+            channel_id=uuid_or_none(self.channel_id),
+            agent_id=uuid_or_none(self.agent_id),
         )
 
     def params(self, first_day: date | None = None, last_day: date | None = None) -> str:
@@ -124,7 +116,7 @@ async def basic_analytics(
     request: Request, session: SessionDep, staff: AnalystDep, channel_id: str = ""
 ) -> HTMLResponse:
     """The last 24 hours, whole, per channel and per agent (one channel's if picked)."""
-    channel = _uuid_or_none(channel_id)
+    channel = uuid_or_none(channel_id)
     summary = await service.chat_summary(session, staff, hours=WINDOW_HOURS, channel_id=channel)
     return render(
         request,

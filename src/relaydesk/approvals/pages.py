@@ -28,7 +28,7 @@ from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.deps import SessionDep
 from relaydesk.errors import AppError, NotFound
 from relaydesk.pagination import PageParams, decode_cursor
-from relaydesk.web.templating import render
+from relaydesk.web.templating import from_htmx, render, uuid_or_none
 
 router = APIRouter(include_in_schema=False)
 
@@ -96,17 +96,6 @@ def _view(section: Section, tab: str = "", q: str = "", cursor: str = "") -> Vie
     return View(section, history, q.strip()[:200] if history else "", cursor)
 
 
-def _from_htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _uuid_or_none(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
-
-
 async def _asked(
     session: AsyncSession, staff: StaffPrincipal, section: Section, request_id: uuid.UUID
 ) -> schemas.Request:
@@ -140,7 +129,7 @@ async def _list_page(
         status="decided" if view.history else "pending",
         q=view.q or None,
     )
-    rows_only = bool(view.cursor) and _from_htmx(request)
+    rows_only = bool(view.cursor) and from_htmx(request)
     template = "_history_rows" if view.history else "_pending_rows"
     return render(
         request,
@@ -162,7 +151,7 @@ async def _just_decided(
 ) -> schemas.Request | None:
     """The request a plain form post just decided, to say what became of it; a stale or
     hand-made id says nothing."""
-    request_id = _uuid_or_none(decided)
+    request_id = uuid_or_none(decided)
     if request_id is None:
         return None
     try:
@@ -276,7 +265,7 @@ async def _decided(
             item = await workflow.get_request(session, staff, item.id)
             conflict = _conflict_text(item)
         state = {"conflict": conflict, "error": None if conflict else error.detail}
-        if _from_htmx(request):
+        if from_htmx(request):
             return _row(request, staff, section, item, **state)
         if rejecting:
             return _reject_page(request, staff, section, item, status_code=error.status, **state)
@@ -285,7 +274,7 @@ async def _decided(
         return await _list_page(
             request, session, staff, view, problem=problem, status_code=error.status
         )
-    if not _from_htmx(request):
+    if not from_htmx(request):
         return RedirectResponse(f"{section.path}?decided={decided.id}", status_code=303)
     return _row(request, staff, section, decided, done=True)
 
@@ -325,7 +314,7 @@ async def _reject(
             "reject_error": REASON_TOO_LONG if reason.strip() else REASON_MISSING,
             "reason": reason,
         }
-        if _from_htmx(request):
+        if from_htmx(request):
             return _row(request, staff, section, item, **state)
         return _reject_page(request, staff, section, item, status_code=422, **state)
     reject = partial(service.reject_request, session, staff, request_id, data.reason)

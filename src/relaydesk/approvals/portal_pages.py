@@ -9,15 +9,13 @@ its reason in its form), a plain form post is sent back to the page, or gets it 
 and the error's status.
 """
 
-import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.approvals import schemas, service, workflow
@@ -28,13 +26,13 @@ from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.catalogue.models import Addon, Package
 from relaydesk.catalogue.schemas import TYPE_LABELS
-from relaydesk.catalogue.service import readable_items
+from relaydesk.catalogue.service import offered_items
 from relaydesk.deps import SessionDep
 from relaydesk.errors import Conflict, PermissionDenied, RateLimited
 from relaydesk.pagination import PageParams, decode_cursor
-from relaydesk.tenancy.models import PartnerAddon, Tenant
-from relaydesk.tenancy.service import get_partner, tenant_by_slug
-from relaydesk.web.templating import render
+from relaydesk.tenancy.models import Tenant
+from relaydesk.tenancy.service import active_addons, get_partner, tenant_by_slug
+from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,17 +74,6 @@ CHECK_FIELDS = "Please check the fields marked below."
 TOO_MANY = (
     "You have sent several requests from this address in a short time. Please try again in an hour."
 )
-
-
-_Offer = TypeVar("_Offer", Package, Addon)
-
-
-async def _offered(
-    session: AsyncSession, model: type[_Offer], tenant_id: uuid.UUID
-) -> list[_Offer]:
-    """The tenant's packages or add-ons on offer (not archived), cheapest first."""
-    statement = readable_items(model, tenant_id).where(model.archived.is_(False))
-    return list(await session.scalars(statement.order_by(model.price_amount, model.name)))
 
 
 # --- The public registration form ------------------------------------------------------------
@@ -137,7 +124,7 @@ def _join_page(
 @router.get("/join/{tenant_slug}", name="approvals:join")
 async def join_form(request: Request, tenant_slug: str, session: SessionDep) -> HTMLResponse:
     tenant = await tenant_by_slug(session, tenant_slug)
-    packages = await _offered(session, Package, tenant.id)
+    packages = await offered_items(session, Package, tenant.id)
     return _join_page(request, tenant, packages, JoinForm())
 
 
@@ -160,7 +147,7 @@ async def join(request: Request, tenant_slug: str, session: SessionDep) -> Respo
         )
     except (ValidationError, Conflict, RateLimited) as exc:
         form.refuse(exc)
-        packages = await _offered(session, Package, tenant.id)
+        packages = await offered_items(session, Package, tenant.id)
         retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
         return _join_page(request, tenant, packages, form, **retry)
     return RedirectResponse(f"/join/{tenant.slug}/received", status_code=303)
@@ -209,15 +196,8 @@ async def _holdings(session: AsyncSession, staff: StaffPrincipal) -> dict[str, A
     assert staff.partner_id is not None
     partner = await get_partner(session, staff.partner_id)
     package = await session.get_one(Package, partner.package_id)
-    active_addons = list(
-        await session.scalars(
-            select(Addon)
-            .join(PartnerAddon, PartnerAddon.addon_id == Addon.id)
-            .where(PartnerAddon.partner_id == partner.id)
-            .order_by(Addon.name)
-        )
-    )
-    active_ids = {addon.id for addon in active_addons}
+    addons = await active_addons(session, partner.id)
+    active_ids = {addon.id for addon in addons}
     pending = list(
         await session.scalars(
             workflow.filtered(workflow.readable_requests(staff), status="pending")
@@ -225,12 +205,14 @@ async def _holdings(session: AsyncSession, staff: StaffPrincipal) -> dict[str, A
     )
     return {
         "package": package,
-        "active_addons": active_addons,
+        "active_addons": addons,
         "packages": [
-            p for p in await _offered(session, Package, staff.tenant_id) if p.id != package.id
+            p for p in await offered_items(session, Package, staff.tenant_id) if p.id != package.id
         ],
         "addons": [
-            a for a in await _offered(session, Addon, staff.tenant_id) if a.id not in active_ids
+            a
+            for a in await offered_items(session, Addon, staff.tenant_id)
+            if a.id not in active_ids
         ],
         "pending_package": next(
             (r.title for r in pending if r.kind == RequestKind.PARTNERSHIP), None
@@ -254,16 +236,12 @@ async def _my_requests(session: AsyncSession, staff: StaffPrincipal, cursor: str
     }
 
 
-def _from_htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 async def _show_portal(
     request: Request, session: AsyncSession, staff: StaffPrincipal, form: PortalForm, cursor: str
 ) -> HTMLResponse:
     """The page, or for htmx only its panel; htmx swaps only successful answers in, so a
     refused request reaches it as a 200."""
-    htmx = _from_htmx(request)
+    htmx = from_htmx(request)
     return render(
         request,
         "approvals/portal_panel.html" if htmx else "approvals/portal.html",
@@ -281,7 +259,7 @@ async def portal(
     request: Request, session: SessionDep, staff: PartnerAdminDep, cursor: str = ""
 ) -> HTMLResponse:
     """The page; with `cursor`, htmx's "Load more" gets only the next rows of My requests."""
-    if cursor and _from_htmx(request):
+    if cursor and from_htmx(request):
         return render(
             request,
             "approvals/portal_rows.html",
@@ -302,14 +280,16 @@ async def _submitted(
     ask, kind, hint = _ASKS[form.name or ""]
     try:
         data = ask.model_validate({"kind": kind, **form.values})
-        sent = await service.submit_partner_request(session, staff, data)
+        # A refused request leaves nothing behind, though the page then answers normally.
+        async with session.begin_nested():
+            sent = await service.submit_partner_request(session, staff, data)
     except ValidationError as exc:
         fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
         form.error, form.status = (DESCRIPTION_HINT if fields == {"description"} else hint), 422
     except Conflict as exc:
         form.error, form.status = exc.detail, exc.status
     else:
-        if not _from_htmx(request):
+        if not from_htmx(request):
             return RedirectResponse(PORTAL, status_code=303)
         form = PortalForm(done=f"Your request for “{sent.title}” is sent. It waits for a decision.")
     return await _show_portal(request, session, staff, form, "")

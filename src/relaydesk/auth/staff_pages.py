@@ -24,7 +24,7 @@ from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.auth.schemas import StaffInvite, StaffMember, StaffUpdate
 from relaydesk.deps import SessionDep
 from relaydesk.errors import AppError, NotFound, PermissionDenied
-from relaydesk.web.templating import render
+from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,16 +74,12 @@ class View:
             self.error = error.detail
 
 
-def _from_htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 async def _show(
     request: Request, session: AsyncSession, staff: StaffPrincipal, view: View
 ) -> HTMLResponse:
     """The page, or for htmx only its panel. A refused plain form post answers 422; htmx swaps
     only successful answers in, so it gets the panel with the reason as a 200."""
-    htmx = _from_htmx(request)
+    htmx = from_htmx(request)
     members = [StaffMember.of(user) for user in await service.all_staff(session, staff)]
     return render(
         request,
@@ -108,10 +104,14 @@ async def _changed(
     """Makes a change and answers with the panel saying what happened, or a plain post's
     redirect back to the page."""
     try:
-        view.notice = await change()
+        # A refused change leaves nothing behind, though the page then answers normally.
+        async with session.begin_nested():
+            view.notice = await change()
+    except NotFound:
+        raise  # missing and not-yours are the same 404 on pages too
     except (ValidationError, AppError) as exc:
         view.refused(form, exc)
-    if view.error is None and not _from_htmx(request):
+    if view.error is None and not from_htmx(request):
         return RedirectResponse(page_of(staff), status_code=303)
     return await _show(request, session, staff, view)
 

@@ -24,7 +24,7 @@ from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.canned import schemas, service
 from relaydesk.deps import SessionDep
 from relaydesk.errors import AppError, NotFound
-from relaydesk.web.templating import render
+from relaydesk.web.templating import from_htmx, render, uuid_or_none
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,16 +87,9 @@ class View:
             )
 
 
-def _uuid_or_none(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
-
-
 def _view(tab: str, q: str, in_category: str) -> View:
     tab = tab if tab in TABS else "categories"
-    return View(tab=tab, q=q.strip()[:200], in_category=_uuid_or_none(in_category))
+    return View(tab=tab, q=q.strip()[:200], in_category=uuid_or_none(in_category))
 
 
 async def view_query(tab: str = "categories", q: str = "", in_category: str = "") -> View:
@@ -112,7 +105,7 @@ async def view_form(
     """The tab a change was made on and the category the form sits in, sent along by every
     form so that the answer shows them again."""
     view = _view(tab, q, in_category)
-    view.open_category = _uuid_or_none(open_category)
+    view.open_category = uuid_or_none(open_category)
     return view
 
 
@@ -140,16 +133,12 @@ async def _panel_context(
     }
 
 
-def _from_htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 async def _show(
     request: Request, session: AsyncSession, staff: StaffPrincipal, view: View
 ) -> HTMLResponse:
     """The page, or for htmx only its panel. A refused plain form post answers 422; htmx swaps
     only successful answers in, so it gets the panel with the reason as a 200."""
-    htmx = _from_htmx(request)
+    htmx = from_htmx(request)
     return render(
         request,
         "canned/_panel.html" if htmx else "canned/home.html",
@@ -174,7 +163,7 @@ async def _changed(
         await change()
     except (ValidationError, AppError) as exc:
         view.refused(form, values, exc)
-    if view.error is None and not _from_htmx(request):
+    if view.error is None and not from_htmx(request):
         return RedirectResponse(view.url(), status_code=303)
     return await _show(request, session, staff, view)
 

@@ -27,7 +27,7 @@ from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.deps import SessionDep
 from relaydesk.errors import Conflict, NotFound
 from relaydesk.pagination import PageParams
-from relaydesk.web.templating import render
+from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -198,16 +198,12 @@ async def _sections(session: AsyncSession, staff: StaffPrincipal) -> list[dict[s
     return sections
 
 
-def _from_htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 async def _show(
     request: Request, session: AsyncSession, staff: StaffPrincipal, view: View
 ) -> HTMLResponse:
     """The page, or for htmx only its panel. htmx swaps only successful answers in, so a
     refused change reaches it as a 200."""
-    htmx = _from_htmx(request)
+    htmx = from_htmx(request)
     return render(
         request,
         "catalogue/_panel.html" if htmx else "catalogue/home.html",
@@ -233,10 +229,12 @@ async def _changed(
     error."""
     values = _form_values(await request.form())
     try:
-        view.done = await change(values)
+        # A refused change leaves nothing behind, though the page then answers normally.
+        async with session.begin_nested():
+            view.done = await change(values)
     except (ValidationError, Conflict) as exc:
         view.refused(form, values, exc)
-    if view.error is None and not _from_htmx(request):
+    if view.error is None and not from_htmx(request):
         return RedirectResponse(HOME, status_code=303)
     return await _show(request, session, staff, view)
 

@@ -117,6 +117,12 @@ async def _ensure_name_free(
         raise _name_taken(model, name)
 
 
+async def offered_items(session: AsyncSession, model: type[M], tenant_id: uuid.UUID) -> list[M]:
+    """The tenant's items of a kind on offer (not archived), cheapest first."""
+    statement = readable_items(model, tenant_id).where(model.archived.is_(False))
+    return list(await session.scalars(statement.order_by(model.price_amount, model.name)))
+
+
 async def get_item(
     session: AsyncSession, model: type[M], tenant_id: uuid.UUID, item_id: uuid.UUID
 ) -> M:

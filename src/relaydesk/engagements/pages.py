@@ -29,7 +29,7 @@ from relaydesk.engagements import schemas, service
 from relaydesk.engagements.models import Engagement, EngagementStatus, RedemptionType
 from relaydesk.errors import AppError, PermissionDenied
 from relaydesk.tenancy import service as tenancy
-from relaydesk.web.templating import render
+from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -282,10 +282,6 @@ def _update_body(engagement: Engagement, values: dict[str, Any]) -> schemas.Enga
 # --- Answering -------------------------------------------------------------------------------
 
 
-def _from_htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 async def _show(
     request: Request,
     session: AsyncSession,
@@ -296,7 +292,7 @@ async def _show(
 ) -> HTMLResponse:
     """The page, or for htmx only its panel. A refused plain post answers 422; htmx swaps only
     successful answers in, so it gets the panel with the reasons as a 200."""
-    htmx = _from_htmx(request)
+    htmx = from_htmx(request)
     allowed = await tenancy.allowed_engagement_types(session, staff)
     engagements, more = await service.list_engagements(
         session,
@@ -329,7 +325,7 @@ async def _show(
 
 def _answer(request: Request, filters: Filters) -> RedirectResponse | None:
     """A plain post's redirect back to the list once a change is made."""
-    return None if _from_htmx(request) else RedirectResponse(filters.url(), status_code=303)
+    return None if from_htmx(request) else RedirectResponse(filters.url(), status_code=303)
 
 
 @router.get(HOME, name="engagements:home")

@@ -14,7 +14,7 @@ from relaydesk.deps import SessionDep, SettingsDep
 from relaydesk.notify import service
 from relaydesk.notify.models import EmailState
 from relaydesk.pagination import PageParams, decode_cursor
-from relaydesk.web.templating import render
+from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,7 +41,7 @@ async def mail_log(
     chosen = EmailState(state) if state in set(EmailState) else None
     page = PageParams(limit=ROWS_SHOWN, after_id=decode_cursor(cursor) if cursor else None)
     emails, next_cursor = await service.list_emails(session, staff, page, state=chosen)
-    more_rows = bool(cursor) and request.headers.get("HX-Request") == "true"
+    more_rows = bool(cursor) and from_htmx(request)
     return render(
         request,
         "notify/_rows.html" if more_rows else "notify/log.html",

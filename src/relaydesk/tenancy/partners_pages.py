@@ -24,7 +24,7 @@ from relaydesk.errors import InvalidInput
 from relaydesk.pagination import PageParams, decode_cursor
 from relaydesk.tenancy import partners, schemas
 from relaydesk.tenancy.models import PartnerStatus
-from relaydesk.web.templating import render
+from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,10 +84,6 @@ FiltersQueryDep = Annotated[Filters, Depends(filters_query)]
 FiltersFormDep = Annotated[Filters, Depends(filters_form)]
 
 
-def _from_htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def _context(staff: StaffPrincipal, filters: Filters, **state: Any) -> dict[str, Any]:
     """What every partner row needs: the controls shown, and the change refused in one."""
     defaults = {"notice_for": None, "notice": None, "error_for": None, "error": None, "typed": ""}
@@ -115,7 +111,7 @@ async def _list_page(
     listed, next_cursor = await partners.list_partners(
         session, staff, page, q=filters.q or None, status=filters.status
     )
-    rows_only = bool(filters.cursor) and _from_htmx(request)
+    rows_only = bool(filters.cursor) and from_htmx(request)
     return render(
         request,
         "partners/_rows.html" if rows_only else "partners/list.html",
@@ -162,11 +158,11 @@ async def set_invoice_id(
     except ValidationError:
         partner = await partners.get_tenant_partner(session, staff, partner_id)
         refused = {"error_for": partner.id, "error": INVOICE_TOO_LONG, "typed": invoice_id}
-        if _from_htmx(request):
+        if from_htmx(request):
             return _row(request, staff, filters, partner, **refused)
         return await _list_page(request, session, staff, filters, status_code=422, **refused)
     partner = await partners.update_partner(session, staff, partner_id, data)
-    if not _from_htmx(request):
+    if not from_htmx(request):
         return RedirectResponse(filters.url(filters.cursor or None), status_code=303)
     return _row(request, staff, filters, partner, notice_for=partner.id, notice="Invoice ID saved.")
 
@@ -193,7 +189,7 @@ async def change_status(
             request, "partners/confirm_suspend.html", partner=partner, **_context(staff, filters)
         )
     partner = await partners.update_partner(session, staff, partner_id, data)
-    if not _from_htmx(request):
+    if not from_htmx(request):
         return RedirectResponse(filters.url(filters.cursor or None), status_code=303)
     notice = NOTICES[partner.status]
     return _row(request, staff, filters, partner, notice_for=partner.id, notice=notice)

@@ -182,10 +182,8 @@ async def create_channel(
     max_channels = await session.scalar(
         select(Package.max_channels).where(Package.id == partner.package_id)
     )
-    max_channels += await session.scalar(
-        select(func.coalesce(func.sum(Addon.grant_extra_channels), 0))
-        .join(PartnerAddon, PartnerAddon.addon_id == Addon.id)
-        .where(PartnerAddon.partner_id == partner.id)
+    max_channels += sum(
+        addon.grant_extra_channels for addon in await active_addons(session, partner.id)
     )
     channel_count = await session.scalar(
         select(func.count()).select_from(Channel).where(Channel.partner_id == partner.id)
@@ -445,6 +443,18 @@ async def lock_partner(session: AsyncSession, staff: StaffPrincipal) -> None:
     )
 
 
+async def active_addons(session: AsyncSession, partner_id: uuid.UUID) -> list[Addon]:
+    """The add-ons a partner has, by name: what they grant widens its package."""
+    return list(
+        await session.scalars(
+            select(Addon)
+            .join(PartnerAddon, PartnerAddon.addon_id == Addon.id)
+            .where(PartnerAddon.partner_id == partner_id)
+            .order_by(Addon.name)
+        )
+    )
+
+
 async def allowed_engagement_types(
     session: AsyncSession, staff: StaffPrincipal
 ) -> frozenset[EngagementType]:
@@ -457,12 +467,8 @@ async def allowed_engagement_types(
         .join(Partner, Partner.package_id == Package.id)
         .where(Partner.id == staff.partner_id)
     )
-    addon_types = await session.scalars(
-        select(Addon.grant_engagement_types)
-        .join(PartnerAddon, PartnerAddon.addon_id == Addon.id)
-        .where(PartnerAddon.partner_id == staff.partner_id)
-    )
-    types = {*(package_types or ()), *(t for granted in addon_types for t in granted)}
+    addons = await active_addons(session, staff.partner_id)
+    types = {*(package_types or ()), *(t for addon in addons for t in addon.grant_engagement_types)}
     return frozenset(EngagementType(value) for value in types)
 
 

@@ -13,7 +13,7 @@ from relaydesk.errors import AppError, PermissionDenied
 from relaydesk.tenancy import service as tenancy
 from relaydesk.tenancy.schemas import ChannelCreate
 from relaydesk.web.navigation import AREAS, Area, areas_for, home_path
-from relaydesk.web.templating import render
+from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,17 +57,17 @@ async def create_channel(
         error = exc.detail
     except ValueError:
         error = "Give the channel a name of at most 120 characters."
-    from_htmx = request.headers.get("HX-Request") == "true"
-    if error is None and not from_htmx:
+    htmx = from_htmx(request)
+    if error is None and not htmx:
         return RedirectResponse("/partner", status_code=303)
     overview = await tenancy.partner_overview(session, staff)
     return render(
         request,
-        "partner/_channels.html" if from_htmx else "partner/home.html",
+        "partner/_channels.html" if htmx else "partner/home.html",
         staff=staff,
         form_error=error,
         # htmx swaps only successful answers in; a plain form post gets the page with the error.
-        status_code=200 if from_htmx else 422,
+        status_code=200 if htmx else 422,
         **overview,
     )
 
@@ -90,7 +90,7 @@ async def switch_chat(
         channel = await tenancy.channel_view(session, staff, channel_id)
         return render(request, "partner/confirm_chat.html", staff=staff, channel=channel)
     await tenancy.set_chat_enabled(session, staff, channel_id, enabled)
-    if request.headers.get("HX-Request") != "true":
+    if not from_htmx(request):
         return RedirectResponse("/partner", status_code=303)
     overview = await tenancy.partner_overview(session, staff)
     return render(request, "partner/_channels.html", staff=staff, **overview)

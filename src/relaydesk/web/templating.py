@@ -1,5 +1,6 @@
 """Rendering pages: the layout needs the signed-in staff member, navigation and CSRF token."""
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,19 @@ from relaydesk.auth.secrets import csrf_token
 from relaydesk.web.navigation import areas_for, current_path, home_path
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def from_htmx(request: Request) -> bool:
+    """Whether htmx sent the request (it swaps a fragment in) rather than a plain form."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def uuid_or_none(text: str) -> uuid.UUID | None:
+    """An id from a form or query field; anything else is no id."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 def render(
