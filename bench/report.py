@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 
-from bench import analytics, analytics_seed
+from bench import analytics, analytics_seed, exports, exports_seed
 from bench.load import SCHEDULE_LAG_LIMIT_SECONDS, Percentiles, StepResult
 
 LATENCY_LIMIT_SECONDS = 0.100
@@ -314,28 +314,33 @@ def render_chat(machine: Machine, method: Method, sweeps: list[Sweep]) -> str:
 
 _PAGE_HEADER = (
     "# Performance\n\n"
-    "Written by `make bench` in two parts, each measured by its own suite and stating when and "
-    "on which machine: chat delivery under load (from *Machine* to the backends' tables), and "
-    "the [chat analytics reads](#analytics). `make bench` runs both; "
-    '`make bench BENCH_ARGS="--suite chat"` or `--suite analytics` refreshes one part and keeps '
-    "the other (`make bench BENCH_ARGS=--help` lists the options)."
+    "Written by `make bench` in three parts, each measured by its own suite and stating when "
+    "and on which machine: chat delivery under load (from *Machine* to the backends' tables), "
+    "the [chat analytics reads](#analytics), and the server's memory during the [CSV "
+    "exports](#exports). `make bench` runs all three; "
+    '`make bench BENCH_ARGS="--suite chat"` (or `analytics`, `exports`) refreshes one part and '
+    "keeps the others (`make bench BENCH_ARGS=--help` lists the options)."
 )
-_CHAT_START, _ANALYTICS_START = "\n## Machine\n", "\n## Analytics\n"
+_PART_STARTS = {
+    "chat": "\n## Machine\n",
+    "analytics": "\n## Analytics\n",
+    "exports": "\n## Exports\n",
+}
 
 
-def _parts(page: str) -> tuple[str | None, str | None]:
-    """The chat and analytics parts of a page written before (None where it has none)."""
-    chat_at, analytics_at = page.find(_CHAT_START), page.find(_ANALYTICS_START)
-    chat_end = analytics_at if analytics_at > chat_at else len(page)
-    chat = page[chat_at:chat_end].strip() if chat_at >= 0 else None
-    analytics = page[analytics_at:].strip() if analytics_at >= 0 else None
-    return chat, analytics
+def _parts(page: str) -> dict[str, str]:
+    """The parts of a page written before, by suite (only those it has)."""
+    found = sorted(
+        (at, suite) for suite, start in _PART_STARTS.items() if (at := page.find(start)) >= 0
+    )
+    ends = [at for at, _suite in found] + [len(page)]
+    return {suite: page[at:end].strip() for (at, suite), end in zip(found, ends[1:], strict=True)}
 
 
-def compose(page: str, *, chat: str | None, analytics: str | None) -> str:
-    """docs/performance.md with the parts measured now, and the other part as it was."""
-    kept_chat, kept_analytics = _parts(page)
-    parts = [chat or kept_chat, analytics or kept_analytics]
+def compose(page: str, *, chat: str | None, analytics: str | None, exports: str | None) -> str:
+    """docs/performance.md with the parts measured now, and the other parts as they were."""
+    kept, measured = _parts(page), {"chat": chat, "analytics": analytics, "exports": exports}
+    parts = [measured[suite] or kept.get(suite) for suite in _PART_STARTS]
     return "\n\n".join([_PAGE_HEADER, *(part for part in parts if part)]) + "\n"
 
 
@@ -491,4 +496,227 @@ def _analytics_method(scale: analytics_seed.Scale) -> list[str]:
         f"*reopened* line, is answered at *taken*, ends at *finished*); "
         f"{analytics.NAIVE_RUNS} runs after one warm-up, timed with asyncpg; it must count "
         "the same finished chats.",
+    ]
+
+
+# Exports
+
+# Flat: from the smallest size to the largest, the peak grows by less than this share of what
+# the file grows by. A server holding the whole file, even as one string, would grow by at
+# least as much as the file; holding its rows as objects, by several times more.
+FLAT_SHARE = 0.25
+
+
+def _mib(kib: float) -> str:
+    return f"{kib / 1024:.1f}"
+
+
+def _flatness(run: exports.Run, name: str) -> str:
+    """One export's peak over the idle server at each size, whether it stays flat, and what
+    the other requests waited meanwhile."""
+    chosen = [d for d in run.downloads if d.export == name and not d.warmup]
+    sizes = " and ".join(f"{download.rows:,}" for download in chosen)
+    line = (
+        f"  - *{name}*: the peak is "
+        + " and ".join(f"{_mib(d.peak - run.idle_rss)}" for d in chosen)
+        + f" MiB over the idle server at {sizes} rows"
+    )
+    if len(chosen) > 1:
+        small, large = chosen[0], chosen[-1]
+        added_kib, file_kib = large.peak - small.peak, (large.size - small.size) / 1024
+        line += (
+            f": the {large.rows - small.rows:,} more rows make the file {_mib(file_kib)} MiB "
+            f"longer and the peak {_mib(added_kib)} MiB higher "
+            f"({added_kib * 1024 / (large.rows - small.rows):.0f} B a row), "
+            + ("**flat**" if added_kib < FLAT_SHARE * file_kib else "**not flat**")
+        )
+    rates = " and ".join(f"{d.rows_per_second:,.0f}" for d in chosen)
+    waits = " and ".join(f"{_ms(d.healthz.p50)} ms (max {_ms(d.healthz.max)})" for d in chosen)
+    return f"{line}. {rates} rows/s; `GET /healthz` meanwhile p50 {waits}."
+
+
+def _exports_verdict(run: exports.Run) -> list[str]:
+    if run.healthz is None or not run.downloads:
+        return [f"- **{run.backend}**: not measured: `{run.error}`"]
+    names = list(dict.fromkeys(d.export for d in run.downloads if not d.warmup))
+    head = (
+        f"- **{run.backend}**: the idle server holds {_mib(run.idle_rss)} MiB and answers "
+        f"`GET /healthz` in p50 {_ms(run.healthz.p50)} ms"
+    )
+    tail = [f"  - Stopped early: `{run.error}`"] if run.error else []
+    return [head + ".", *(_flatness(run, name) for name in names), *tail]
+
+
+_DOWNLOAD_HEADER = (
+    "| export | rows | file | time | rows/s | first byte | RSS before | peak (samples) "
+    "| kernel peak | peak − before | peak − idle | server CPU | healthz p50 / max |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+def _download_row(download: exports.Download, idle_rss: int) -> str:
+    kernel = "–" if download.kernel_peak is None else _mib(download.kernel_peak)
+    cells = [
+        f"{download.export}{' (warm-up)' if download.warmup else ''}",
+        f"{download.rows:,}",
+        f"{download.size / 2**20:.1f} MiB",
+        f"{download.seconds:.2f} s",
+        f"{download.rows_per_second:,.0f}",
+        f"{download.first_byte_seconds * 1000:.0f} ms",
+        _mib(download.rss_before),
+        f"{_mib(download.rss_peak)} ({download.samples})",
+        kernel,
+        f"+{_mib(download.peak - download.rss_before)}",
+        f"+{_mib(download.peak - idle_rss)}",
+        f"{download.cpu_seconds:.2f} s",
+        f"{_ms(download.healthz.p50)} / {_ms(download.healthz.max)} ms",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _batch_plans(run: exports.Run) -> list[str]:
+    if not run.plans:
+        return []
+    explain = "EXPLAIN QUERY PLAN" if run.backend == "SQLite" else "EXPLAIN"
+    lines = [
+        "",
+        "How a batch after the first is read at the largest size: the second batch's "
+        f"statements, captured from the exports' own code and explained (`{explain}`):",
+        "",
+        "| export | reads | plan |",
+        "| --- | --- | --- |",
+        *(
+            f"| {export} | {table} | {plan.replace('|', '¦')} |"
+            for export, table, plan in run.plans
+        ),
+    ]
+    sorted_reads = [
+        f"`{table}`"
+        for _export, table, plan in run.plans
+        if table in ("partner_request", "partner") and "TEMP B-TREE FOR ORDER BY" in plan
+    ]
+    if sorted_reads:
+        lines += [
+            "",
+            f"Without statistics SQLite reads each batch of {' and '.join(sorted_reads)} through "
+            "the `tenant_id` index: every batch visits all of the tenant's rows and sorts those "
+            "after the batch before (*USE TEMP B-TREE FOR ORDER BY*), so a batch costs more the "
+            "longer the table, and a whole export grows with the square of its rows. That, not "
+            "memory, is why rows/s falls with the size here.",
+        ]
+    return lines
+
+
+def _exports_run_section(run: exports.Run) -> list[str]:
+    lines = [f"### {run.backend}", ""]
+    if run.healthz is None:
+        return [*lines, f"Not measured: `{run.error}`"]
+    seeded = "; ".join(
+        f"up to {size:,} in {seconds:.1f} s ({counts})" for size, seconds, counts in run.seeded
+    )
+    lines += [
+        f"Seeded {seeded}. The idle server: resident memory {_mib(run.idle_rss)} MiB; "
+        f"`GET /healthz` p50 {_analytics_ms(run.healthz.p50)} ms, p95 "
+        f"{_analytics_ms(run.healthz.p95)} ms ({run.healthz.count} requests).",
+        "",
+        _DOWNLOAD_HEADER,
+        *(_download_row(download, run.idle_rss) for download in run.downloads),
+    ]
+    lines += _batch_plans(run)
+    return [*lines, "", f"Stopped early: `{run.error}`"] if run.error else lines
+
+
+def render_exports(machine: Machine, sizes: list[int], runs: list[exports.Run]) -> str:
+    """The exports part of the page: when, on what, how, and every download."""
+    counts = " and ".join(f"{size:,}" for size in sizes)
+    lines = [
+        "## Exports",
+        "",
+        f"Measured by `make bench` (`--suite exports`) on {machine.date}: {machine.cpu}, "
+        f"{machine.cores} cores, {machine.memory_gib:.0f} GiB; {machine.system}; Python "
+        f"{machine.python}; {machine.services}; load average (1, 5, 15 min) "
+        f"{machine.load_average}.",
+        "",
+        "Claim: the CSV exports stream, so the server's memory stays flat however many rows a "
+        f"file holds: its peak over the idle server's is about the same at {counts} rows. "
+        f"*Flat* here: from the smallest size to the largest the peak grows by less than "
+        f"{FLAT_SHARE:.0%} of what the file grows by.",
+        "",
+        *(line for run in runs for line in _exports_verdict(run)),
+        "",
+        *_exports_explained(),
+        "",
+        *_exports_method(),
+    ]
+    for run in runs:
+        lines += ["", *_exports_run_section(run)]
+    return "\n".join(lines)
+
+
+def _exports_explained() -> list[str]:
+    return [
+        "### How the exports stream",
+        "",
+        "`GET /api/v1/tenant/requests/export.csv` and `GET /api/v1/tenant/partners/export.csv` "
+        "answer with a streamed body, an async generator (`relaydesk.exports`) that reads the "
+        "rows in id order 1,000 at a time, each batch in a short transaction of its own "
+        "(`rows_in_batches`: `WHERE id > <last id of the batch before> ORDER BY id LIMIT "
+        "1000`, on an index of (tenant, id)), and hands them to the server 250 CSV lines at a "
+        "time before it reads the next batch. The partners export completes each batch in "
+        "the same transaction with two "
+        "more reads, whatever the batch's size: the batch's add-ons, and its channels. The "
+        "request's own session (the sign-in check) ends when the route returns, before the "
+        "first byte of the body is sent. So at most one batch of rows is in memory at a time, "
+        "however long the file, and no transaction stays open while a slow client downloads "
+        "(on SQLite, where every transaction takes the one writer slot, it would hold the "
+        "database). Each batch is read and turned into CSV on the server's event loop (on "
+        "SQLite the statement itself runs there too, through relaydesk's driver), and the "
+        "export lets other requests run between batches: the *healthz* column shows how long "
+        "they wait meanwhile.",
+    ]
+
+
+def _exports_method() -> list[str]:
+    return [
+        "### Method",
+        "",
+        "`bench/exports.py`, per backend: a fresh database (PostgreSQL: a new, randomly named "
+        "database, dropped afterwards), `relaydesk migrate`, the tenant and its admin from "
+        "`relaydesk create-tenant`, the tenant's catalogue (3 packages, 5 add-ons, 2 more "
+        "reviewers) written straight into the tables, and one `relaydesk serve --no-worker` "
+        "process (one worker: the process measured is the one serving).",
+        f"- The baseline: the admin's bearer token, `GET /healthz` (one `SELECT 1`, the floor "
+        f"of a request) {exports.HEALTHZ_WARMUP} times to warm up and "
+        f"{exports.HEALTHZ_REQUESTS} times timed, one after another; then the idle server's "
+        "resident memory (VmRSS).",
+        "- Each size: the partners and partner requests grown to it (`bench/exports_seed.py`: "
+        "one executemany per table in one transaction, multi-row INSERTs on PostgreSQL; "
+        "`ANALYZE` on PostgreSQL only: autovacuum gathers statistics in production, while "
+        "nothing runs `ANALYZE` on a relaydesk SQLite file, so its planner goes without). "
+        "Each partner has a package, 1–3 channels and 0–3 add-ons, 88% active, "
+        "10% suspended, 2% pending; each request is an add-on request (60%) or a partnership "
+        "request (a package change, or a registration without a partner yet), 20% pending, "
+        "60% approved, 20% rejected, decided ones with their decider, time and reason. "
+        f"{exports_seed.FORMULA_SHARE:.0%} of the names start with `=`; descriptions and "
+        "reasons hold commas, quotes and line breaks. No end user follows the channels: the "
+        "partners export reads follower counts but prints none.",
+        "- Each export downloaded whole, unfiltered, over one keep-alive connection (httpx, "
+        "streamed into a file, in the bench process on the same machine). Meanwhile a thread "
+        f"reads the server's VmRSS every {exports.SAMPLE_SECONDS * 1000:.0f} ms; the kernel's "
+        "record of the peak (VmHWM) is reset before the download (`/proc/<pid>/clear_refs`) "
+        "and read after it: it also holds a peak between two samples whose memory was given "
+        "back to the system. Then the file is checked: its first line "
+        "is the export's header, it holds as many rows as were seeded, every name starting "
+        "with `=` comes back escaped, and no cell starts with `=`, `+`, `-` or `@`. Meanwhile, "
+        f"too, `GET /healthz` every {exports.PROBE_SECONDS * 1000:.0f} ms over a second "
+        "connection: how long another request waits while an export streams.",
+        "- At the first size each export is downloaded once more before the others, as a "
+        "warm-up: the first download of each pays for what a process does once (statements "
+        "compiled and cached, code run for the first time). The verdict leaves it out.",
+        "- *time*: from sending the request to the last byte; *first byte*: to the first; "
+        "*RSS before*: just before the request; *peak*: the highest sample (how many samples), "
+        "and the kernel's mark; *peak − before*, *peak − idle*: the higher of the two peaks "
+        "over the memory before the download and over the idle server's; *server CPU*: CPU "
+        "seconds the server used during the download; *healthz*: p50 and slowest of the "
+        "`GET /healthz` meanwhile. Memory in MiB.",
     ]

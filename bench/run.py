@@ -1,6 +1,6 @@
-"""`make bench`: two suites, each writing its part of docs/performance.md.
+"""`make bench`: three suites, each writing its part of docs/performance.md.
 
-    python -m bench.run [--suite chat,analytics] [--quick] [--backends sqlite,postgresql] ...
+    python -m bench.run [--suite chat,analytics,exports] [--quick] [--backends sqlite,postgresql]
 
 chat: sweep the message rate on relaydesk and on the baseline. For every backend and target:
 a fresh database, the target's servers, its clients set up and connected, one priming message
@@ -11,7 +11,12 @@ every backend: a fresh database seeded in bulk, one server, sequential requests 
 and the daily figures next to GET /healthz; on PostgreSQL also the naive query over the
 messages and the summary's query plans.
 
-A run of one suite keeps the other's part of the report as it was.
+exports: the streamed CSV exports at 10,000 and 100,000 rows (bench/exports.py). For every
+backend: a fresh database, one server, the partners and requests grown in bulk to each size,
+each export downloaded whole while the server's resident memory is sampled, next to the idle
+server's memory and GET /healthz.
+
+A run of some suites keeps the others' parts of the report as they were.
 Servers and PostgreSQL databases are removed again however the run ends (Ctrl-C included).
 """
 
@@ -33,19 +38,19 @@ import uvloop
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bench import analytics, analytics_seed, report, targets
+from bench import analytics, analytics_seed, exports, report, targets
 from bench.load import LoadGenerator, Step, StepResult
 from bench.servers import ROOT, DatabaseUrls, postgresql_database, sqlite_database
 
-SUITES = ("chat", "analytics")
+SUITES = ("chat", "analytics", "exports")
 DEFAULT_RATES = "25,50,100,150,200,225,250,275,300,350,400,450,500,600,800,1000"
 FULL = {
     "conversations": 200, "agents": 20, "rates": DEFAULT_RATES, "duration": 10.0, "warmup": 3.0,
-    "sessions": 100_000, "requests": 200,
+    "sessions": 100_000, "requests": 200, "export_rows": "10000,100000",
 }  # fmt: skip
 QUICK = {
     "conversations": 20, "agents": 3, "rates": "20,40", "duration": 3.0, "warmup": 1.0,
-    "sessions": 10_000, "requests": 20,
+    "sessions": 10_000, "requests": 20, "export_rows": "1000,10000",
 }  # fmt: skip
 # A step this bad ends the sweep: higher rates can only be worse. The achieved rate is held
 # against the offered one (sends started in the window), which a Poisson schedule scatters
@@ -76,6 +81,7 @@ class Options:
     redis_url: str
     sessions: int
     requests: int
+    export_rows: list[int]
 
 
 def _csv(text: str) -> list[str]:
@@ -89,15 +95,17 @@ def parse_options(argv: list[str]) -> Options:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--suite", default="chat,analytics", help="chat,analytics: the suites to run (both)"
+        "--suite",
+        default=",".join(SUITES),
+        help="chat,analytics,exports: the suites to run (all three)",
     )
     parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite,postgresql")
     parser.add_argument(
         "--quick",
         action="store_true",
         help="a short check of the whole path (chat: C=20, A=3, rates 20,40, 3 s steps; "
-        "analytics: 10,000 sessions, 20 requests a read); writes no report unless --output "
-        "is given",
+        "analytics: 10,000 sessions, 20 requests a read; exports: 1,000 and 10,000 rows); "
+        "writes no report unless --output is given",
     )
     chat = parser.add_argument_group("chat suite")
     chat.add_argument("--targets", default="relaydesk,baseline", help="relaydesk,baseline")
@@ -111,6 +119,10 @@ def parse_options(argv: list[str]) -> Options:
     reads = parser.add_argument_group("analytics suite")
     reads.add_argument("--sessions", type=int, help="chat sessions seeded (100000)")
     reads.add_argument("--requests", type=int, help="timed requests per read (200)")
+    downloads = parser.add_argument_group("exports suite")
+    downloads.add_argument(
+        "--export-rows", help="partners and requests at each size, ascending (10000,100000)"
+    )
     parser.add_argument("--output", type=Path, help="default docs/performance.md, unless --quick")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -127,6 +139,12 @@ def parse_options(argv: list[str]) -> Options:
         parser.error("--sessions needs at least 10 and --requests at least 1")
     if not _csv(arguments.rates):
         parser.error("--rates needs at least one rate")
+    try:
+        export_rows = [int(size) for size in _csv(arguments.export_rows)]
+    except ValueError:
+        export_rows = []
+    if not export_rows or export_rows[0] < 1 or export_rows != sorted(set(export_rows)):
+        parser.error("--export-rows needs sizes of at least 1, ascending")
     output = arguments.output
     if output is None and not arguments.quick:
         output = ROOT / "docs" / "performance.md"
@@ -146,6 +164,7 @@ def parse_options(argv: list[str]) -> Options:
         redis_url=arguments.redis_url,
         sessions=arguments.sessions,
         requests=arguments.requests,
+        export_rows=export_rows,
     )
 
 
@@ -354,18 +373,50 @@ async def _analytics(options: Options) -> str:
     return report.render_analytics(machine, scale, runs)
 
 
+async def _exports_run(name: str, options: Options) -> exports.Run:
+    """One backend's downloads; a failure is recorded in the result, not raised."""
+    label = "PostgreSQL" if name == "postgresql" else "SQLite"
+    print(f"exports on {label}", flush=True)
+    try:
+        return await exports.run_backend(name, label, options.postgres_url, options.export_rows)
+    except Exception as error:  # one failed backend must not cost the other its report
+        traceback.print_exc()
+        return exports.Run(label, error=str(error).splitlines()[0] if str(error) else repr(error))
+
+
+async def _exports(options: Options) -> str:
+    """The exports suite; its part of the report."""
+    load_average = report.load_average()
+    services, runs = "PostgreSQL not used", []
+    for name in options.backends:
+        if name == "postgresql":
+            try:
+                services = await _postgres_settings(options)
+            except (OSError, asyncpg.PostgresError) as error:
+                print(f"PostgreSQL: not reachable, skipped: {error!r}", flush=True)
+                runs.append(exports.Run("PostgreSQL", error=f"not reachable: {error!r}"))
+                continue
+        runs.append(await _exports_run(name, options))
+    load_averages = f"{load_average} before the run, {report.load_average()} after"
+    machine = report.describe_machine(services, load_averages)
+    return report.render_exports(machine, options.export_rows, runs)
+
+
 async def main(options: Options) -> None:
     loop, task = asyncio.get_running_loop(), asyncio.current_task()
     assert task is not None
     loop.add_signal_handler(signal.SIGTERM, task.cancel)  # clean up as for Ctrl-C
     chat = await _chat(options) if "chat" in options.suites else None
     reads = await _analytics(options) if "analytics" in options.suites else None
+    downloads = await _exports(options) if "exports" in options.suites else None
     if options.output:
         page = options.output.read_text() if options.output.exists() else ""
-        options.output.write_text(report.compose(page, chat=chat, analytics=reads))
+        options.output.write_text(
+            report.compose(page, chat=chat, analytics=reads, exports=downloads)
+        )
         print(f"wrote {options.output}")
     else:
-        print("\n\n".join(part for part in (chat, reads) if part))
+        print("\n\n".join(part for part in (chat, reads, downloads) if part))
 
 
 if __name__ == "__main__":
