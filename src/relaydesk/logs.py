@@ -1,6 +1,7 @@
 """Structured JSON logs on stderr."""
 
 import logging
+import re
 import sys
 
 import structlog
@@ -19,3 +20,25 @@ def configure_logging(level: int = logging.INFO) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    redact_access_log()
+
+
+_SET_PASSWORD_TOKEN = re.compile(r"(/set-password/)[^/?\s\"]+")
+
+
+class RedactPasswordLinks(logging.Filter):
+    """Set-password links are credentials: the access log keeps their path, not the token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SET_PASSWORD_TOKEN.sub(r"\1…", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactPasswordLinks) for f in access.filters):
+        access.addFilter(RedactPasswordLinks())
