@@ -5,6 +5,7 @@ import csv
 import io
 import re
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,6 +17,7 @@ from relaydesk.approvals.models import PartnerRequest
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.catalogue.models import Package
+from relaydesk.clock import clock, now
 from relaydesk.notify.models import Email
 from relaydesk.tenancy.models import Partner, PartnerStatus, Tenant
 from relaydesk.tenancy.service import create_partner
@@ -312,6 +314,27 @@ class TestDecisions:
             assert not await session.scalar(
                 select(Partner.id).where(Partner.name == request["partner"]["name"])
             )
+
+    async def test_a_decision_made_while_smtp_is_down_is_mailed_once_when_it_is_back(
+        self, requests: Requests, package: Package, mail: Any
+    ) -> None:
+        request = await requests.register(package)
+        address = request["details"]["email"]
+        await mail.deliver()  # the registration's receipt
+        mail.stop()
+        clock.freeze(now())
+        rejected = await requests.reject(request["id"], "Please add your VAT number.")
+        assert rejected.status_code == 200
+        assert await mail.deliver() == 0
+        clock.advance(timedelta(minutes=1))
+        assert await mail.deliver() == 0  # still down: tried again after the backoff
+        mail.start()
+        clock.advance(timedelta(minutes=2))
+        assert await mail.deliver() == 1
+        clock.advance(timedelta(hours=1))
+        assert await mail.deliver() == 0
+        reasons = [m for m in mails_to(mail, address) if "VAT number" in body_of(m)]
+        assert len(reasons) == 1
 
     async def test_a_second_decision_is_409_and_changes_nothing(
         self, requests: Requests, package: Package, factory: Factory
