@@ -8,6 +8,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from relaydesk.auth.deps import SESSION_COOKIE
+from relaydesk.realtime import api as realtime_api
 from tests.chat.conftest import Agent, Follower, as_agent, new_follower
 from tests.factories import Factory, World
 from tests.realtime.conftest import bearer_token, socket
@@ -179,4 +180,36 @@ class TestWhoMayConnect:
         ) as connection:
             with pytest.raises(ConnectionClosed) as closed:
                 await connection.recv()
+        assert closed.value.rcvd.code == 4401
+
+    @pytest.mark.parametrize("cut_off", ["partner suspended", "agent deactivated"])
+    async def test_an_open_socket_closes_once_its_user_is_shut_out(
+        self,
+        live_server: str,
+        http: httpx.AsyncClient,
+        factory: Factory,
+        world: World,
+        monkeypatch: pytest.MonkeyPatch,
+        cut_off: str,
+    ) -> None:
+        monkeypatch.setattr(realtime_api, "RECHECK_SECONDS", 0.1)
+        agent_headers = await factory.headers(world.a.agent)
+        async with socket(live_server, token=bearer_token(agent_headers)) as client:
+            assert await client.nothing_pending()
+            if cut_off == "partner suspended":
+                changed = await http.patch(
+                    f"/api/v1/tenant/partners/{world.a.partner.id}",
+                    json={"status": "suspended"},
+                    headers=await factory.headers(world.tenant_admin),
+                )
+            else:
+                changed = await http.patch(
+                    f"/api/v1/staff/{world.a.agent.id}",
+                    json={"is_active": False},
+                    headers=await factory.headers(world.a.admin),
+                )
+            assert changed.status_code == 200
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await client.frame()
         assert closed.value.rcvd.code == 4401

@@ -24,6 +24,9 @@ router = APIRouter()
 # Close codes: 4401/4403 like HTTP 401/403; 1013 "try again later" for a client too slow to
 # keep up, which reconnects and catches up through the API.
 UNAUTHENTICATED, FORBIDDEN, TOO_SLOW = 4401, 4403, 1013
+# How often an open socket checks that its credentials still sign someone in: a sign-out,
+# expiry, deactivation or a suspended partner ends the socket within this time.
+RECHECK_SECONDS = 60.0
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -68,6 +71,17 @@ async def _receive(websocket: WebSocket, subscription: Subscription) -> None:
                 subscription.push(encode_frame("pong", _server_time()))
 
 
+async def _signed_out(websocket: WebSocket) -> None:
+    """Returns once the socket's credentials no longer sign anyone in."""
+    while True:
+        await asyncio.sleep(RECHECK_SECONDS)
+        try:
+            async with websocket.app.state.database.transaction() as session:
+                await _authenticate(session, websocket)
+        except AppError:
+            return
+
+
 async def _send(websocket: WebSocket, subscription: Subscription) -> None:
     while True:
         await websocket.send_text(await subscription.next_frame())
@@ -90,6 +104,7 @@ async def socket(websocket: WebSocket) -> None:
             asyncio.create_task(_receive(websocket, subscription)),
             asyncio.create_task(_send(websocket, subscription)),
             asyncio.create_task(subscription.overflowed.wait()),
+            signed_out := asyncio.create_task(_signed_out(websocket)),
         ]
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -102,3 +117,6 @@ async def socket(websocket: WebSocket) -> None:
         if subscription.overflowed.is_set():
             with contextlib.suppress(RuntimeError):
                 await websocket.close(TOO_SLOW, "Too slow; reconnect and catch up.")
+        elif signed_out in done:
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(UNAUTHENTICATED, "Signed out.")
