@@ -523,10 +523,40 @@ class TestHomes:
         assert rows[unused.name][4] == "0"
         assert len(rows) == 4  # the world's two partners' packages, the pending one's, unused
         assert sorted(row[4] for row in rows.values()) == ["0", "1", "1", "1"]
-        stats = document.find("section", {"class": "stats"}).text()
+        stats = document.find("section", {"aria-label": "Partners by status"}).text()
         assert "2 Active partners" in stats
         assert "1 Pending partners" in stats
         assert "0 Suspended partners" in stats
+
+    async def test_tenant_home_counts_requests_waiting_and_links_the_public_form(
+        self, client: httpx.AsyncClient, factory: Factory, settings: Settings, world: World
+    ) -> None:
+        package = await factory.package(world.tenant)
+        for number in range(2):
+            registered = await client.post(
+                f"/api/v1/public/{world.tenant.slug}/partnership-requests",
+                json={
+                    "partner_name": f"Waiting {number}",
+                    "package_id": str(package.id),
+                    "email": f"waiting{number}@brand.example",
+                    "phone": "+1 555 0100",
+                    "contact_name": "Owner",
+                },
+            )
+            assert registered.status_code == 202
+        await signed_in(client, factory, settings, world.tenant_staff)
+        document = parse(await client.get("/tenant"))
+        waiting = document.find("section", {"aria-label": "Waiting for a decision"})
+        assert [link.text() for link in waiting.find_all("a")] == [
+            "2 Partnership requests pending approval",
+            "0 Add-on requests pending approval",
+        ]
+        assert [link.attrs["href"] for link in waiting.find_all("a")] == [
+            "/tenant/partnerships",
+            "/tenant/addons",
+        ]
+        join = document.find("p", {"id": "join-link"}).find("a")
+        assert join.attrs["href"] == f"http://testserver/join/{world.tenant.slug}"
 
     async def test_tenant_home_shows_no_other_tenants_packages(
         self, client: httpx.AsyncClient, factory: Factory, settings: Settings, world: World

@@ -143,6 +143,18 @@ async def _by_decision(
     return rows[: page.limit], encode_cursor(rows[page.limit - 1][0].id)
 
 
+async def pending_counts(session: AsyncSession, staff: StaffPrincipal) -> dict[RequestKind, int]:
+    """How many requests of each kind wait for a decision."""
+    rows = await session.execute(
+        readable_requests(staff)
+        .where(PartnerRequest.status == RequestStatus.PENDING)
+        .with_only_columns(PartnerRequest.kind, func.count())
+        .group_by(PartnerRequest.kind)
+    )
+    counts = {kind: count for kind, count in rows}
+    return {kind: counts.get(kind, 0) for kind in RequestKind}
+
+
 async def get_request(
     session: AsyncSession, staff: StaffPrincipal, request_id: uuid.UUID
 ) -> schemas.Request:

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from relaydesk.approvals import workflow
+from relaydesk.approvals.models import RequestKind
 from relaydesk.auth.deps import StaffDep, require
 from relaydesk.auth.permissions import Permission
 from relaydesk.deps import SessionDep
@@ -28,7 +30,17 @@ async def tenant_home(
     request: Request, session: SessionDep, staff: require(Permission.PARTNERS_REVIEW)
 ) -> HTMLResponse:
     overview = await tenancy.tenant_overview(session, staff)
-    return render(request, "tenant/home.html", staff=staff, **overview)
+    pending = await workflow.pending_counts(session, staff)
+    join_url = f"{request.app.state.settings.base_url}/join/{overview['tenant'].slug}"
+    return render(
+        request,
+        "tenant/home.html",
+        staff=staff,
+        pending_partnerships=pending[RequestKind.PARTNERSHIP],
+        pending_addons=pending[RequestKind.ADDON],
+        join_url=join_url,
+        **overview,
+    )
 
 
 @router.get("/partner", name="partner:home")
