@@ -176,32 +176,6 @@ async def _requests(
     return await _list_page(request, session, staff, view, notice=notice)
 
 
-@router.get("/tenant/partnerships", name="approvals:partnerships")
-async def partnerships(
-    request: Request,
-    session: SessionDep,
-    staff: ReviewerDep,
-    tab: str = "",
-    q: str = "",
-    cursor: str = "",
-    decided: str = "",
-) -> HTMLResponse:
-    return await _requests(request, session, staff, PARTNERSHIPS, tab, q, cursor, decided)
-
-
-@router.get("/tenant/addons", name="approvals:addons")
-async def addons(
-    request: Request,
-    session: SessionDep,
-    staff: ReviewerDep,
-    tab: str = "",
-    q: str = "",
-    cursor: str = "",
-    decided: str = "",
-) -> HTMLResponse:
-    return await _requests(request, session, staff, ADDONS, tab, q, cursor, decided)
-
-
 def _row(
     request: Request, staff: StaffPrincipal, section: Section, item: schemas.Request, **state: Any
 ) -> HTMLResponse:
@@ -336,51 +310,45 @@ async def _ask_reason(
 ReasonField = Annotated[str, Form()]
 
 
-@router.post("/tenant/partnerships/{request_id}/approve", name="approvals:approve_partnership")
-async def approve_partnership(
-    request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
-) -> Response:
-    return await _approve(request, session, staff, PARTNERSHIPS, request_id)
+def _add_routes(section: Section, name: str) -> None:
+    """The page of one section and its decisions (approve; reject with a reason)."""
+
+    async def requests_page(
+        request: Request,
+        session: SessionDep,
+        staff: ReviewerDep,
+        tab: str = "",
+        q: str = "",
+        cursor: str = "",
+        decided: str = "",
+    ) -> HTMLResponse:
+        return await _requests(request, session, staff, section, tab, q, cursor, decided)
+
+    async def approve(
+        request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
+    ) -> Response:
+        return await _approve(request, session, staff, section, request_id)
+
+    async def ask_reason(
+        request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
+    ) -> HTMLResponse:
+        return await _ask_reason(request, session, staff, section, request_id)
+
+    async def reject(
+        request: Request,
+        request_id: uuid.UUID,
+        session: SessionDep,
+        staff: ReviewerDep,
+        reason: ReasonField = "",
+    ) -> Response:
+        return await _reject(request, session, staff, section, request_id, reason)
+
+    decision = f"{section.path}/{{request_id}}"
+    router.add_api_route(section.path, requests_page, methods=["GET"], name=f"approvals:{name}")
+    router.add_api_route(f"{decision}/approve", approve, methods=["POST"])
+    router.add_api_route(f"{decision}/reject", ask_reason, methods=["GET"])
+    router.add_api_route(f"{decision}/reject", reject, methods=["POST"])
 
 
-@router.get("/tenant/partnerships/{request_id}/reject", name="approvals:reject_partnership")
-async def ask_partnership_reason(
-    request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
-) -> HTMLResponse:
-    return await _ask_reason(request, session, staff, PARTNERSHIPS, request_id)
-
-
-@router.post("/tenant/partnerships/{request_id}/reject")
-async def reject_partnership(
-    request: Request,
-    request_id: uuid.UUID,
-    session: SessionDep,
-    staff: ReviewerDep,
-    reason: ReasonField = "",
-) -> Response:
-    return await _reject(request, session, staff, PARTNERSHIPS, request_id, reason)
-
-
-@router.post("/tenant/addons/{request_id}/approve", name="approvals:approve_addon")
-async def approve_addon(
-    request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
-) -> Response:
-    return await _approve(request, session, staff, ADDONS, request_id)
-
-
-@router.get("/tenant/addons/{request_id}/reject", name="approvals:reject_addon")
-async def ask_addon_reason(
-    request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
-) -> HTMLResponse:
-    return await _ask_reason(request, session, staff, ADDONS, request_id)
-
-
-@router.post("/tenant/addons/{request_id}/reject")
-async def reject_addon(
-    request: Request,
-    request_id: uuid.UUID,
-    session: SessionDep,
-    staff: ReviewerDep,
-    reason: ReasonField = "",
-) -> Response:
-    return await _reject(request, session, staff, ADDONS, request_id, reason)
+_add_routes(PARTNERSHIPS, "partnerships")
+_add_routes(ADDONS, "addons")
