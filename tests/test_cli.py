@@ -567,6 +567,30 @@ class TestDemo:
         )
         assert [item["title"] for item in available.json()["items"]] == ["Free cappuccino"]
 
+        # Partner Management has requests waiting, and decided ones in its histories.
+        assert demo["registration_form"] == "https://desk.example/join/demo"
+        admin = (
+            await client.post(
+                "/api/v1/auth/token",
+                json={"email": "admin@demo.example", "password": demo["password"]},
+            )
+        ).json()["access_token"]
+        requests = await client.get(
+            "/api/v1/tenant/requests", headers={"Authorization": f"Bearer {admin}"}
+        )
+        waiting = {
+            (item["kind"], item["partner"]["name"], item["status"])
+            for item in requests.json()["items"]
+        }
+        assert waiting == {
+            ("partnership", "Lumen Books", "pending"),
+            ("partnership", "Pixel Arcade", "pending"),
+            ("partnership", "Nordwind Sports", "pending"),
+            ("addon", "Café Aurora", "pending"),
+            ("addon", "Nordwind Sports", "approved"),
+            ("partnership", "QuickLoans 24", "rejected"),
+        }
+
     async def test_second_run_loads_nothing_and_repeats_the_sign_ins(
         self, relaydesk: Relaydesk, client: httpx.AsyncClient, database: Database
     ) -> None:

@@ -298,6 +298,7 @@ async def load(session: AsyncSession, settings: Settings) -> dict[str, Any]:
     return {
         "loaded": loaded,
         "url": f"{settings.base_url}/login",
+        "registration_form": f"{settings.base_url}/join/{SLUG}",
         "password": PASSWORD,
         "sign_ins": [
             {"email": email, "role": str(role), "partner": partner}
