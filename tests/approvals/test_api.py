@@ -4,20 +4,19 @@ import asyncio
 import csv
 import io
 import re
-import uuid
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from relaydesk.approvals.models import PartnerRequest
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.catalogue.models import Package
 from relaydesk.clock import clock, now
+from relaydesk.errors import Conflict
 from relaydesk.notify.models import Email
 from relaydesk.tenancy.models import Partner, PartnerStatus, Tenant
 from relaydesk.tenancy.service import create_partner
@@ -229,6 +228,33 @@ class TestPartnerRequests:
         assert second.json()["code"] == "request_pending"
 
 
+class TestSubmittedAtOnce:
+    async def test_the_same_request_twice_at_once_waits_once(
+        self, requests: Requests, package: Package, world: World
+    ) -> None:
+        addon = await requests.addon()
+        responses = await asyncio.gather(
+            *(
+                requests.submit(world.a.admin, {"kind": "addon", "addon_id": addon["id"]})
+                for _ in range(2)
+            )
+        )
+        assert sorted(response.status_code for response in responses) == [201, 409]
+        url = f"/api/v1/public/{world.tenant.slug}/partnership-requests"
+        registrations = await asyncio.gather(
+            *(
+                requests.client.post(
+                    url,
+                    json=registration(package, partner_name="Twice Co", email=f"t{n}@x.example"),
+                )
+                for n in range(2)
+            )
+        )
+        assert sorted(response.status_code for response in registrations) == [202, 409]
+        pending = await requests.listed(status="pending")
+        assert sorted(item["title"] for item in pending) == sorted([addon["name"], package.name])
+
+
 class TestDecisions:
     async def test_approving_a_registration_makes_an_active_partner_with_a_set_password_link(
         self,
@@ -395,30 +421,35 @@ class TestDecisions:
         assert (response.status_code, response.json()["code"]) == (409, "name_taken")
         assert (await requests.get(request["id"]))["status"] == "pending"
 
-    async def test_two_registrations_of_one_name_approved_at_once_make_one_partner(
+    async def test_approving_while_a_partner_of_that_name_is_made_leaves_one_partner(
         self, requests: Requests, package: Package, factory: Factory, world: World
     ) -> None:
-        first = await requests.register(package, partner_name="Twin Brand")
-        async with factory.database.transaction() as session:
-            # The second registration went in while the first was still being checked.
-            await session.execute(
-                update(PartnerRequest)
-                .where(PartnerRequest.id == uuid.UUID(first["id"]))
-                .values(partner_name="Twin Brand (checking)")
-            )
-        second = await requests.register(package, partner_name="Twin Brand")
-        async with factory.database.transaction() as session:
-            await session.execute(
-                update(PartnerRequest)
-                .where(PartnerRequest.id == uuid.UUID(first["id"]))
-                .values(partner_name="Twin Brand")
-            )
-        responses = await asyncio.gather(
-            requests.approve(first["id"], world.tenant_admin),
-            requests.approve(second["id"], world.tenant_staff),
+        """A registration approved while an operator creates a partner of the same name (the
+        CLI, say): one of the two wins, the other is told `name_taken`, never a 500."""
+        request = await requests.register(package, partner_name="Twin Brand")
+
+        async def made_by_the_operator() -> str:
+            try:
+                async with factory.database.transaction() as session:
+                    await create_partner(
+                        session,
+                        tenant=await session.get_one(Tenant, world.tenant.id),
+                        name="Twin Brand",
+                        package=package,
+                        email="ops@twin.example",
+                    )
+            except Conflict as error:
+                return error.code
+            return "created"
+
+        approved, made = await asyncio.gather(
+            requests.approve(request["id"]), made_by_the_operator()
         )
-        outcomes = sorted((r.status_code, r.json().get("code")) for r in responses)
-        assert outcomes == [(200, None), (409, "name_taken")]
+        outcomes = {(approved.status_code, approved.json().get("code")), (made,)}
+        assert outcomes in (
+            {(200, None), ("name_taken",)},
+            {(409, "name_taken"), ("created",)},
+        )
         async with factory.database.transaction() as session:
             count = await session.scalar(select(func.count()).where(Partner.name == "Twin Brand"))
         assert count == 1

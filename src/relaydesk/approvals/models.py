@@ -27,6 +27,17 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
 
 
+def _pending_once(name: str, condition: str, *columns: str | sa.TextClause) -> sa.Index:
+    where = sa.text(f"status = 'pending' AND {condition}")
+    return sa.Index(
+        f"uq_partner_request_pending_{name}",
+        *columns,
+        unique=True,
+        sqlite_where=where,
+        postgresql_where=where,
+    )
+
+
 class PartnerRequest(Base):
     """A request waiting for, or carrying, the tenant's decision.
 
@@ -40,6 +51,15 @@ class PartnerRequest(Base):
         sa.Index("ix_partner_request_tenant", "tenant_id", "id"),
         sa.Index("ix_partner_request_queue", "tenant_id", "kind", "status", "id"),
         sa.Index("ix_partner_request_history", "tenant_id", "kind", "decided_at", "id"),
+        # One pending request for the same thing, even when two are sent at the same moment.
+        _pending_once("package_change", "kind = 'partnership'", "partner_id"),
+        _pending_once("addon", "kind = 'addon'", "partner_id", "subject_id"),
+        _pending_once(
+            "registration",
+            "kind = 'partnership' AND partner_id IS NULL",
+            "tenant_id",
+            sa.text("lower(partner_name)"),
+        ),
     )
 
     id: Mapped[Id]

@@ -20,7 +20,7 @@ from relaydesk.approvals.models import PartnerRequest, RequestKind, RequestStatu
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.clock import now
-from relaydesk.db import Database
+from relaydesk.db import Database, unique_or
 from relaydesk.errors import Conflict, InvalidInput, NotFound
 from relaydesk.exports import rows_in_batches
 from relaydesk.pagination import PageParams, encode_cursor, paginate
@@ -195,9 +195,13 @@ async def new_request(
         requested_by_id=requested_by.id if requested_by else None,
         requested_at=now(),
     )
-    session.add(request)
-    await session.flush()
+    async with unique_or(session, _already_pending()):
+        session.add(request)
     return request
+
+
+def _already_pending() -> Conflict:
+    return Conflict("The same request is already waiting for a decision.", code="request_pending")
 
 
 async def ensure_none_pending(session: AsyncSession, *conditions: sa.ColumnElement[bool]) -> None:
@@ -206,9 +210,7 @@ async def ensure_none_pending(session: AsyncSession, *conditions: sa.ColumnEleme
         PartnerRequest.status == RequestStatus.PENDING, *conditions
     )
     if await session.scalar(pending.limit(1)):
-        raise Conflict(
-            "The same request is already waiting for a decision.", code="request_pending"
-        )
+        raise _already_pending()
 
 
 async def decide(
