@@ -16,8 +16,9 @@ from relaydesk.config import Settings
 from relaydesk.tenancy.service import create_partner
 from tests.approvals.conftest import Requests
 from tests.factories import Factory, World
+from tests.forms import FormPage
 from tests.html import Element, parse
-from tests.web.test_pages import alerts, csrf_from_body, redirect_target, signed_in
+from tests.web.test_pages import alerts, redirect_target, signed_in
 
 CSRF_REFUSED = "The CSRF token is missing or wrong. Reload the page."
 HINT = (
@@ -51,32 +52,18 @@ def statuses(element: Element) -> list[str]:
     return [e.text() for e in element.iter() if e.attrs.get("role") == "status"]
 
 
-class Reviewer:
-    """A signed-in browser on the Partnership or Add-ons page, posting as its forms do."""
+class Reviewer(FormPage):
+    """A signed-in browser on the Partnership or Add-ons page."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.token = ""
-
-    async def open(self, path: str = "/tenant/partnerships", **params: str) -> Element:
-        response = await self.client.get(path, params=params or None)
-        assert response.status_code == 200, response.text[:300]
-        document = parse(response)
-        self.token = csrf_from_body(document)
-        return document
+        super().__init__(client, "/tenant/partnerships")
 
     async def htmx(self, path: str, **data: str) -> Element:
         """Posts like htmx does; returns the row it answers with."""
-        response = await self.client.post(
-            path, data=data, headers={"X-CSRF-Token": self.token, "HX-Request": "true"}
-        )
-        assert response.status_code == 200, response.text[:300]
-        assert not response.text.lstrip().startswith("<!doctype")
-        return parse(response).find("li")
+        return (await self.fragment(path, data)).find("li")
 
     async def plain(self, path: str, **data: str) -> httpx.Response:
-        """Posts like a form without scripts: the token is one of its fields."""
-        return await self.client.post(path, data={"csrf_token": self.token, **data})
+        return await self.post_plain(path, data)
 
 
 async def reviewer_for(

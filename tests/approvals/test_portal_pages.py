@@ -16,8 +16,9 @@ from relaydesk.catalogue.models import EngagementType, Package
 from relaydesk.config import Settings
 from tests.approvals.conftest import Requests, registration
 from tests.factories import Factory, World
+from tests.forms import FormPage
 from tests.html import Element, parse
-from tests.web.test_pages import alerts, csrf_from_body, redirect_target, signed_in
+from tests.web.test_pages import alerts, redirect_target, signed_in
 
 PORTAL = "/partner/requests"
 CSRF_REFUSED = "The CSRF token is missing or wrong. Reload the page."
@@ -241,37 +242,20 @@ class TestJoining:
 # --- The partner portal ----------------------------------------------------------------------
 
 
-class Portal:
-    """A partner admin's browser session on the Requests page, posting as its forms do."""
+class Portal(FormPage):
+    """A partner admin's browser session on the Requests page."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.token = ""
-
-    async def open(self, **params: str) -> Element:
-        response = await self.client.get(PORTAL, params=params)
-        assert response.status_code == 200, response.text[:300]
-        document = parse(response)
-        self.token = csrf_from_body(document)
-        return document
+        super().__init__(client, PORTAL, opens_first=True)
 
     async def htmx(self, path: str, data: dict[str, Any]) -> httpx.Response:
-        if not self.token:
-            await self.open()
-        return await self.client.post(
-            path, data=data, headers={"X-CSRF-Token": self.token, "HX-Request": "true"}
-        )
+        return await self.post_htmx(path, data)
 
     async def plain(self, path: str, data: dict[str, Any]) -> httpx.Response:
-        if not self.token:
-            await self.open()
-        return await self.client.post(path, data=data | {"csrf_token": self.token})
+        return await self.post_plain(path, data)
 
     async def fragment(self, path: str, data: dict[str, Any]) -> Element:
-        response = await self.htmx(path, data)
-        assert response.status_code == 200, response.text[:300]
-        assert not response.text.lstrip().startswith("<!doctype")
-        return parse(response).find("div", {"id": "portal-panel"})
+        return (await super().fragment(path, data)).find("div", {"id": "portal-panel"})
 
 
 @pytest.fixture

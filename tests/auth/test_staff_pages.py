@@ -13,11 +13,11 @@ from relaydesk.config import Settings
 from tests.auth.conftest import mailed_link, set_password_by_form
 from tests.auth.test_api import sign_in
 from tests.factories import Factory, World
+from tests.forms import FormPage
 from tests.html import Element, parse
 from tests.mail import MailServer
 from tests.web.test_pages import (
     alerts,
-    csrf_from_body,
     nav_links,
     redirect_target,
     signed_in,
@@ -61,37 +61,16 @@ def buttons(element: Element) -> list[str]:
     return [button.text() for button in element.find_all("button")]
 
 
-class StaffPage:
-    """A signed-in admin on their Staff page, posting as its forms do."""
-
-    def __init__(self, client: httpx.AsyncClient, path: str) -> None:
-        self.client = client
-        self.path = path
-        self.token = ""
-
-    async def open(self) -> Element:
-        response = await self.client.get(self.path)
-        assert response.status_code == 200, response.text[:300]
-        document = parse(response)
-        self.token = csrf_from_body(document)
-        return document
+class StaffPage(FormPage):
+    """A signed-in admin on their Staff page, posting to paths under it."""
 
     async def post(self, path: str = "", data: dict[str, Any] | None = None) -> httpx.Response:
         """A plain form post, the token in its field."""
-        return await self.client.post(
-            self.path + path, data={"csrf_token": self.token, **(data or {})}
-        )
+        return await self.post_plain(self.path + path, data or {})
 
     async def htmx(self, path: str = "", data: dict[str, Any] | None = None) -> Element:
         """Posts like htmx does and returns the panel it answers with."""
-        response = await self.client.post(
-            self.path + path,
-            data=data or {},
-            headers={"X-CSRF-Token": self.token, "HX-Request": "true"},
-        )
-        assert response.status_code == 200, response.text[:300]
-        fragment = parse(response)
-        assert fragment.find_all("body") == []
+        fragment = await self.fragment(self.path + path, data or {})
         return fragment.find("section", {"id": "staff-panel"})
 
 

@@ -9,8 +9,9 @@ import pytest
 from relaydesk.auth.permissions import Role
 from relaydesk.config import Settings
 from tests.factories import Factory, World
+from tests.forms import FormPage
 from tests.html import Element, parse
-from tests.web.test_pages import alerts, csrf_from_body, redirect_target, signed_in
+from tests.web.test_pages import alerts, redirect_target, signed_in
 
 PAGE = "/tenant/catalogue"
 CSRF_REFUSED = "The CSRF token is missing or wrong. Reload the page."
@@ -49,40 +50,23 @@ def addon_form(name: str = "Extra channels", **changes: Any) -> dict[str, Any]:
     } | changes
 
 
-class Catalogue:
+class Catalogue(FormPage):
     """A tenant admin's browser session on the page, posting as its forms do, and the API to
     check what the posts changed."""
 
     def __init__(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
-        self.client = client
+        super().__init__(client, PAGE, opens_first=True)
         self.headers = headers
-        self.token = ""
-
-    async def open(self) -> Element:
-        response = await self.client.get(PAGE)
-        assert response.status_code == 200, response.text[:300]
-        document = parse(response)
-        self.token = csrf_from_body(document)
-        return document
 
     async def htmx(self, path: str, data: dict[str, Any]) -> httpx.Response:
-        if not self.token:
-            await self.open()
-        return await self.client.post(
-            path, data=data, headers={"X-CSRF-Token": self.token, "HX-Request": "true"}
-        )
+        return await self.post_htmx(path, data)
 
     async def plain(self, path: str, data: dict[str, Any]) -> httpx.Response:
-        if not self.token:
-            await self.open()
-        return await self.client.post(path, data=data | {"csrf_token": self.token})
+        return await self.post_plain(path, data)
 
     async def fragment(self, path: str, data: dict[str, Any]) -> Element:
         """Posts like htmx does and returns the panel it answers with."""
-        response = await self.htmx(path, data)
-        assert response.status_code == 200, response.text[:300]
-        assert not response.text.lstrip().startswith("<!doctype")
-        return parse(response).find("div", {"id": "catalogue-panel"})
+        return (await super().fragment(path, data)).find("div", {"id": "catalogue-panel"})
 
     async def listed(self, kind: str) -> list[dict[str, Any]]:
         response = await self.client.get(f"/api/v1/tenant/{kind}", headers=self.headers)

@@ -13,8 +13,9 @@ from relaydesk.config import Settings
 from relaydesk.tenancy import partners_pages
 from relaydesk.tenancy.models import Partner, PartnerStatus
 from tests.factories import Factory, World
+from tests.forms import FormPage
 from tests.html import Element, parse
-from tests.web.test_pages import alerts, csrf_from_body, redirect_target, signed_in
+from tests.web.test_pages import alerts, redirect_target, signed_in
 
 SUSPEND_QUESTION = (
     "Suspend {}? Its staff will be signed out and its channels will take no new chats."
@@ -45,31 +46,18 @@ def buttons(element: Element) -> dict[str, Element]:
     return {b.attrs["aria-label"]: b for b in element.find_all("button") if "aria-label" in b.attrs}
 
 
-class Browser:
-    """A signed-in browser on My partners, posting as its forms do."""
+class Browser(FormPage):
+    """A signed-in browser on My partners."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.token = ""
-
-    async def open(self, **params: str) -> Element:
-        response = await self.client.get("/tenant/partners", params=params or None)
-        assert response.status_code == 200, response.text[:300]
-        document = parse(response)
-        self.token = csrf_from_body(document)
-        return document
+        super().__init__(client, "/tenant/partners")
 
     async def htmx(self, path: str, **data: str) -> Element:
         """Posts like htmx does; returns the partner's rows it answers with."""
-        response = await self.client.post(
-            path, data=data, headers={"X-CSRF-Token": self.token, "HX-Request": "true"}
-        )
-        assert response.status_code == 200, response.text[:300]
-        assert not response.text.lstrip().startswith("<!doctype")
-        return parse(response).find("tbody")
+        return (await self.fragment(path, data)).find("tbody")
 
     async def plain(self, path: str, **data: str) -> httpx.Response:
-        return await self.client.post(path, data={"csrf_token": self.token, **data})
+        return await self.post_plain(path, data)
 
 
 async def browser_for(
