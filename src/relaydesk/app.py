@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from relaydesk.ads import api as ads_api
 from relaydesk.analytics import api as analytics_api
 from relaydesk.analytics import pages as analytics_pages
 from relaydesk.approvals import api as approvals_api
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analytics_api.router,
         staff_api.router,
         approvals_api.router,
+        ads_api.router,
         partners_api.router,
         notify_api.router,
         auth_pages.router,

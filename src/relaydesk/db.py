@@ -49,6 +49,25 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=(unix_ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
 
 
+def uuid7_in_sql(dialect: str, at: datetime) -> sa.ColumnElement[uuid.UUID]:
+    """A new version 7 id for each row of an `INSERT … SELECT`, timed `at`, made by the
+    database: rows written in bulk sort among the others by when they were made."""
+    unix_ms = int(at.timestamp() * 1000)
+    if dialect == "postgresql":
+        random_hex = "md5(random()::text)"
+        text = (
+            f"lpad(to_hex({unix_ms}::bigint), 12, '0') || '7' || substr({random_hex}, 1, 3)"
+            f" || to_hex(8 + floor(random() * 4)::int) || substr({random_hex}, 1, 15)"
+        )
+        return sa.cast(sa.literal_column(text), sa.Uuid)
+    # SQLite keeps ids as 32 bare hex digits.
+    text = (
+        f"lower(printf('%012x', {unix_ms}) || '7' || substr(hex(randomblob(2)), 2, 3)"
+        " || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(8)), 2, 15))"
+    )
+    return sa.type_coerce(sa.literal_column(text), sa.Uuid)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on every backend (SQLite keeps no zone of its own)."""
 

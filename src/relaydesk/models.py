@@ -1,9 +1,11 @@
 """Every table, imported in one place for Alembic and for tests that clean the database."""
 
+from relaydesk.ads.models import Ad
 from relaydesk.approvals.models import PartnerRequest
 from relaydesk.attachments.models import Attachment
 from relaydesk.audit.models import AuditEntry
 from relaydesk.auth.models import ApiToken, PasswordLink, StaffUser, WebSession
+from relaydesk.broadcasts.models import Broadcast
 from relaydesk.canned.models import CannedCategory, CannedResponse
 from relaydesk.catalogue.models import Addon, AdPackage, Package
 from relaydesk.chat.models import (
@@ -19,6 +21,7 @@ from relaydesk.notify.models import Email
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerAddon, Tenant
 
 __all__ = [
+    "Ad",
     "AdPackage",
     "Addon",
     "AlertSettings",
@@ -26,6 +29,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Base",
+    "Broadcast",
     "CannedCategory",
     "CannedResponse",
     "Channel",

@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relaydesk.attachments.service import purge_unsent_attachments
 from relaydesk.attachments.storage import Storage
 from relaydesk.auth.service import purge_expired_credentials
+from relaydesk.broadcasts.delivery import deliver_due_broadcasts
 from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.notify.service import send_due_emails
 
 log = structlog.get_logger(__name__)
 
+# A job may answer True when it stopped with work left for the next pass.
 Job = Callable[[Database], Awaitable[object]]
 
 MAIL_BATCH = 50
@@ -50,16 +52,20 @@ def jobs(settings: Settings, storage: Storage) -> dict[str, Job]:
             partial(purge_unsent_attachments, storage=storage)
         ),
         "send_mail": partial(send_mail, settings=settings),
+        "deliver_broadcasts": deliver_due_broadcasts,
     }
 
 
-async def run_jobs_once(database: Database, settings: Settings, storage: Storage) -> None:
-    """Each job once; one that fails is logged and the others still run."""
+async def run_jobs_once(database: Database, settings: Settings, storage: Storage) -> bool:
+    """Each job once; one that fails is logged and the others still run. Answers whether a
+    job stopped with work left (it answered True), so the next pass need not wait."""
+    work_left = False
     for name, job in jobs(settings, storage).items():
         try:
-            await job(database)
+            work_left = await job(database) is True or work_left
         except Exception:
             log.exception("worker_job_failed", job=name)
+    return work_left
 
 
 async def run_worker(
@@ -67,7 +73,8 @@ async def run_worker(
 ) -> None:
     log.info("worker_started", jobs=list(jobs(settings, storage)))
     while not stop.is_set():
-        await run_jobs_once(database, settings, storage)
+        if await run_jobs_once(database, settings, storage):
+            continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.worker_poll_seconds)
     log.info("worker_stopped")

@@ -54,6 +54,8 @@ class PartnerRequest(Base):
         # One pending request for the same thing, even when two are sent at the same moment.
         _pending_once("package_change", "kind = 'partnership'", "partner_id"),
         _pending_once("addon", "kind = 'addon'", "partner_id", "subject_id"),
+        _pending_once("ad_package", "kind = 'ad_package'", "partner_id", "subject_id"),
+        _pending_once("broadcast", "kind = 'broadcast'", "partner_id", "subject_id"),
         _pending_once(
             "registration",
             "kind = 'partnership' AND partner_id IS NULL",

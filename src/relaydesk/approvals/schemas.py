@@ -4,7 +4,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, StringConstraints
 
+from relaydesk.ads.schemas import AdAsk, AdPackageAsk
 from relaydesk.approvals.models import RequestKind, RequestStatus
+from relaydesk.broadcasts.schemas import BroadcastAsk
 from relaydesk.schemas import Input, Money, Name, Output
 
 Description = Annotated[str, Field(max_length=2000)]
@@ -47,7 +49,8 @@ class AddonAsk(Input):
     description: Description = ""
 
 
-PartnerRequestCreate = Annotated[PackageChange | AddonAsk, Field(discriminator="kind")]
+PartnerRequestAsk = PackageChange | AddonAsk | BroadcastAsk | AdPackageAsk | AdAsk
+PartnerRequestCreate = Annotated[PartnerRequestAsk, Field(discriminator="kind")]
 
 
 class Rejection(Input):

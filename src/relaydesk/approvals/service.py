@@ -4,6 +4,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.ads.schemas import AdAsk, AdPackageAsk
+from relaydesk.ads.service import request_ad, request_ad_package
 from relaydesk.approvals import schemas, workflow
 from relaydesk.approvals.addons import request_addon
 from relaydesk.approvals.kinds import KINDS
@@ -11,6 +13,8 @@ from relaydesk.approvals.models import PartnerRequest, RequestStatus
 from relaydesk.approvals.partnership import register_partner, request_package_change
 from relaydesk.audit.service import record
 from relaydesk.auth.principal import StaffPrincipal
+from relaydesk.broadcasts.schemas import BroadcastAsk
+from relaydesk.broadcasts.service import request_broadcast
 from relaydesk.db import uuid7
 from relaydesk.errors import NotFound, RateLimited
 from relaydesk.notify.service import queue_email
@@ -48,15 +52,22 @@ async def submit_registration(
 async def submit_partner_request(
     session: AsyncSession,
     staff: StaffPrincipal,
-    data: schemas.PackageChange | schemas.AddonAsk,
+    data: schemas.PartnerRequestAsk,
 ) -> schemas.Request:
     """A partner's request to the tenant, pending until tenant staff decide it."""
     if staff.partner_id is None:
         raise NotFound("Only partners make requests.")
-    if isinstance(data, schemas.PackageChange):
-        request = await request_package_change(session, staff, data)
-    else:
-        request = await request_addon(session, staff, data)
+    match data:
+        case schemas.PackageChange():
+            request = await request_package_change(session, staff, data)
+        case schemas.AddonAsk():
+            request = await request_addon(session, staff, data)
+        case BroadcastAsk():
+            request = await request_broadcast(session, staff, data)
+        case AdPackageAsk():
+            request = await request_ad_package(session, staff, data)
+        case AdAsk():
+            request = await request_ad(session, staff, data)
     await _audit(session, staff, request, "submitted")
     return await workflow.get_request(session, staff, request.id)
 

@@ -7,6 +7,7 @@ decision does beyond that belongs to each kind (`kinds.py`).
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +16,12 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from relaydesk.ads.models import Ad
 from relaydesk.approvals import schemas
 from relaydesk.approvals.models import PartnerRequest, RequestKind, RequestStatus
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import StaffPrincipal
+from relaydesk.broadcasts.models import Broadcast
 from relaydesk.clock import now
 from relaydesk.db import Database, unique_or
 from relaydesk.errors import Conflict, InvalidInput, NotFound
@@ -33,12 +36,39 @@ _decider = aliased(StaffUser)
 
 
 def _with_people(statement: Select[tuple[PartnerRequest]]) -> Select[Any]:
-    """Adds the partner's current status and the decider's name to each request row."""
+    """Adds to each request row the partner's current status, the decider's name, and what
+    became of an approved broadcast or ad so far."""
     return (
         statement.outerjoin(Partner, Partner.id == PartnerRequest.partner_id)
-        .add_columns(Partner.status, _decider.name)
         .outerjoin(_decider, _decider.id == PartnerRequest.decided_by_id)
+        .outerjoin(Broadcast, Broadcast.request_id == PartnerRequest.id)
+        .outerjoin(Ad, Ad.request_id == PartnerRequest.id)
+        .add_columns(Partner.status, _decider.name, Broadcast, Ad)
     )
+
+
+def _progress(
+    request: PartnerRequest, broadcast: Broadcast | None, ad: Ad | None
+) -> dict[str, Any]:
+    """The live part of a request's details: a broadcast's delivery, an ad's impressions."""
+    if request.kind == RequestKind.BROADCAST and broadcast is not None:
+        return {
+            "delivered_count": broadcast.delivered_count,
+            "delivery": {
+                "state": broadcast.state.value,
+                "total": broadcast.total,
+                "started_at": _iso(broadcast.started_at),
+                "finished_at": _iso(broadcast.finished_at),
+                "stopped_reason": broadcast.stopped_reason,
+            },
+        }
+    if request.kind == RequestKind.AD:
+        return {"impressions_used": ad.impressions_used if ad else 0}
+    return {}
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 def readable_requests(staff: StaffPrincipal) -> Select[tuple[PartnerRequest]]:
@@ -70,7 +100,11 @@ def filtered(
 
 
 def request_out(
-    request: PartnerRequest, partner_status: str | None, decider: str | None
+    request: PartnerRequest,
+    partner_status: str | None,
+    decider: str | None,
+    broadcast: Broadcast | None = None,
+    ad: Ad | None = None,
 ) -> schemas.Request:
     price = (
         Money(amount=request.price_amount, currency=request.currency)
@@ -97,7 +131,7 @@ def request_out(
             else None
         ),
         rejection_reason=request.rejection_reason,
-        details=request.details,
+        details=request.details | _progress(request, broadcast, ad),
     )
 
 
@@ -266,7 +300,9 @@ async def export_rows(
 ) -> AsyncIterator[Sequence[object]]:
     """The filtered requests as CSV rows, oldest first, read in batches."""
     statement = _with_people(filtered(readable_requests(staff), kind=kind, status=status, q=q))
-    async for request, _status, decider in rows_in_batches(database, statement, PartnerRequest.id):
+    async for request, _status, decider, *_outcome in rows_in_batches(
+        database, statement, PartnerRequest.id
+    ):
         yield (
             request.partner_name,
             request.kind,

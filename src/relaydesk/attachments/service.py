@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, false, or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.ads.models import Ad
 from relaydesk.attachments import schemas
 from relaydesk.attachments.files import clean_filename, inspect_file
 from relaydesk.attachments.models import Attachment, AttachmentKind, UploaderType
@@ -53,9 +54,15 @@ def _uploaded_by(principal: Principal) -> Select[tuple[Attachment]]:
     )
 
 
+def ad_files(tenant_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """The files of the tenant's approved ads, which any of its end users may be shown."""
+    return select(Ad.media_attachment_id).where(Ad.tenant_id == tenant_id)
+
+
 def readable_attachments(principal: Principal) -> Select[tuple[Attachment]]:
     """Attachments the principal may fetch: their own uploads, those sent in conversations
-    they may read, and for an end user the files of engagements given to them."""
+    they may read; for an end user the files of engagements given to them and of ads, for
+    tenant staff the files partners keep for engagements and ads (never chat files)."""
     own = (Attachment.uploader_type == _uploader_type(principal)) & (
         Attachment.uploader_id == principal.id
     )
@@ -63,11 +70,16 @@ def readable_attachments(principal: Principal) -> Select[tuple[Attachment]]:
         sent_to_them = Attachment.message_id.is_not(None) & (Attachment.end_user_id == principal.id)
         # Files kept for engagements reach the end users the engagements were given to.
         delivered = Attachment.partner_id.is_not(None) & Attachment.message_id.is_(None)
-        audience = sent_to_them | (delivered & delivered_file(principal.id, Attachment.id))
+        audience = (
+            sent_to_them
+            | (delivered & delivered_file(principal.id, Attachment.id))
+            | Attachment.id.in_(ad_files(principal.tenant_id))
+        )
     elif principal.partner_id is not None:
         audience = Attachment.partner_id == principal.partner_id
     else:
-        audience = false()
+        # Tenant staff see what partners keep for engagements and ads, to judge requests.
+        audience = Attachment.partner_id.is_not(None) & Attachment.message_id.is_(None)
     return select(Attachment).where(Attachment.tenant_id == principal.tenant_id, or_(own, audience))
 
 

@@ -77,7 +77,8 @@ class ActivityKind(StrEnum):
 
 
 class EngagementDelivery(Base):
-    """An engagement given to one end user, sent by an agent in their conversation (HD-12)."""
+    """An engagement given to one end user: sent by an agent in their conversation (HD-12), or
+    by a broadcast."""
 
     __tablename__ = "engagement_delivery"
     __table_args__ = (
@@ -98,6 +99,8 @@ class EngagementDelivery(Base):
         sa.ForeignKey("message.id", ondelete="SET NULL")
     )
     sender_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    # Set for deliveries of a broadcast (PM-4) instead of a sender and a conversation.
+    broadcast_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("broadcast.id"))
     # Kept beside the engagement's own so history filters by type without a join.
     engagement_type: Mapped[EngagementType] = mapped_column(string_enum(EngagementType))
     state: Mapped[DeliveryState] = mapped_column(string_enum(DeliveryState))

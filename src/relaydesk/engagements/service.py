@@ -23,7 +23,7 @@ from relaydesk.catalogue.models import EngagementType
 from relaydesk.clock import now
 from relaydesk.engagements import schemas
 from relaydesk.engagements.models import Engagement, EngagementStatus
-from relaydesk.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from relaydesk.errors import Conflict, InvalidInput, NotFound, PermissionDenied, invalid_field
 from relaydesk.pagination import decode_text_cursor, encode_text_cursor
 from relaydesk.tenancy import service as tenancy
 
@@ -180,10 +180,6 @@ def _file_references(data: schemas.EngagementData) -> list[FileReference]:
     return []
 
 
-def _invalid(loc: str, msg: str) -> InvalidInput:
-    return InvalidInput(msg, extra={"errors": [{"loc": ["body", loc], "msg": msg}]})
-
-
 def _stored(data: schemas.EngagementData) -> dict[str, Any]:
     return data.model_dump(mode="json")
 
@@ -262,14 +258,16 @@ async def update_engagement(
         await tenancy.get_channel(session, staff, changes["channel_id"])
     title = changes.get("title", engagement.title)
     if engagement.type == EngagementType.PROMO and len(title) > schemas.PROMO_NAME_MAX:
-        raise _invalid("title", f"A promo's name has at most {schemas.PROMO_NAME_MAX} characters.")
+        raise invalid_field(
+            "title", f"A promo's name has at most {schemas.PROMO_NAME_MAX} characters."
+        )
     try:
         schemas.check_dates(
             changes.get("starts_at", engagement.starts_at),
             changes.get("ends_at", engagement.ends_at),
         )
     except ValueError as exc:
-        raise _invalid("ends_at", str(exc)) from exc
+        raise invalid_field("ends_at", str(exc)) from exc
     if data.data is not None:
         new_data = _validated_data(engagement.type, engagement.data | data.data)
         await claim_engagement_files(session, staff, _new_files(engagement, new_data))

@@ -74,7 +74,11 @@ class EndUser(Base):
     """A user of the tenant's app, known by the id the tenant's app gives them."""
 
     __tablename__ = "end_user"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "external_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "external_id"),
+        # Broadcasts walk a tenant's end users by id.
+        sa.Index("ix_end_user_tenant", "tenant_id", "id"),
+    )
 
     id: Mapped[Id]
     tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenant.id"))

@@ -1,0 +1,62 @@
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, HttpUrl, StringConstraints, model_validator
+
+from relaydesk.ads.models import AdType
+from relaydesk.approvals.models import RequestKind
+from relaydesk.schemas import Input, Output
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+Subtitle = Annotated[str, StringConstraints(max_length=120)]
+CtaText = Annotated[str, StringConstraints(max_length=30)]
+Description = Annotated[str, Field(max_length=2000)]
+# A budget fits the partner's balance, which is counted in a 64-bit integer.
+Impressions = Annotated[int, Field(ge=1, le=1_000_000_000_000)]
+
+
+class AdPackageAsk(Input):
+    """A partner asks to buy an advertising package's impressions."""
+
+    kind: Literal[RequestKind.AD_PACKAGE]
+    ad_package_id: uuid.UUID
+    description: Description = ""
+
+
+class AdAsk(Input):
+    """A partner's ad campaign, shown to end users once approved, between its dates."""
+
+    kind: Literal[RequestKind.AD]
+    ad_type: AdType
+    title: Title
+    subtitle: Subtitle = ""
+    description: Description = ""
+    click_url: HttpUrl
+    cta_text: CtaText = ""
+    media_attachment_id: uuid.UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    impressions_budget: Impressions
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "AdAsk":
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at.")
+        return self
+
+
+class ServedAd(Output):
+    """An ad as the end user's app shows it."""
+
+    id: uuid.UUID
+    ad_type: AdType
+    title: str
+    subtitle: str
+    description: str
+    click_url: str
+    cta_text: str
+    media_url: str
+
+
+class ServedAds(Output):
+    items: list[ServedAd]
