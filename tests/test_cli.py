@@ -19,6 +19,7 @@ from relaydesk.auth.models import ApiToken
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.secrets import digest
 from relaydesk.auth.service import issue_api_token, principal_of
+from relaydesk.broadcasts.delivery import deliver_due_broadcasts
 from relaydesk.catalogue.models import EngagementType, Package
 from relaydesk.catalogue.service import EVERYTHING_PACKAGE
 from relaydesk.clock import clock, now
@@ -589,7 +590,24 @@ class TestDemo:
             ("addon", "Café Aurora", "pending"),
             ("addon", "Nordwind Sports", "approved"),
             ("partnership", "QuickLoans 24", "rejected"),
+            ("ad_package", "Café Aurora", "approved"),
+            ("ad_package", "Nordwind Sports", "pending"),
+            ("broadcast", "Café Aurora", "approved"),
+            ("broadcast", "Café Aurora", "pending"),
         }
+        # The approved broadcast reaches every end user once the worker runs.
+        assert await deliver_due_broadcasts(database) is False
+        (delivered,) = [
+            item
+            for item in requests.json()["items"]
+            if item["kind"] == "broadcast" and item["status"] == "approved"
+        ]
+        delivered = await client.get(
+            f"/api/v1/tenant/requests/{delivered['id']}",
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        assert delivered.json()["details"]["delivery"]["state"] == "done"
+        assert delivered.json()["details"]["delivered_count"] == 12
 
     async def test_second_run_loads_nothing_and_repeats_the_sign_ins(
         self, relaydesk: Relaydesk, client: httpx.AsyncClient, database: Database

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.ads.schemas import AdPackageAsk
 from relaydesk.approvals.models import RequestKind
 from relaydesk.approvals.partnership import register_partner
 from relaydesk.approvals.schemas import AddonAsk, PackageChange, Registration
@@ -19,6 +20,8 @@ from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.principal import EndUserPrincipal, StaffPrincipal
 from relaydesk.auth.service import create_staff_user, end_user_token, principal_of
+from relaydesk.broadcasts.models import Audience
+from relaydesk.broadcasts.schemas import BroadcastAsk
 from relaydesk.canned.schemas import CannedCategoryCreate, CannedResponseCreate
 from relaydesk.canned.service import create_category, create_response
 from relaydesk.catalogue.models import Addon, AdPackage, BillingPeriod, EngagementType
@@ -389,6 +392,54 @@ async def _requests(
         await submit_partner_request(session, admin, ask)
 
 
+async def _campaigns(
+    session: AsyncSession,
+    staff: dict[str, StaffPrincipal],
+    ad_packages: dict[str, uuid.UUID],
+    engagements: dict[str, uuid.UUID],
+) -> None:
+    """Broadcast and advertising requests: Café Aurora bought impressions and broadcasts its
+    wallpaper to everyone now (the worker delivers it once the server runs); its autumn menu
+    for non-followers, and Nordwind's impressions, wait in the Requests tab."""
+    reviewer = staff["reviewer@demo.example"]
+    aurora, nordwind = staff["maja@aurora.example"], staff["jonas@nordwind.example"]
+    bought = await submit_partner_request(
+        session,
+        aurora,
+        AdPackageAsk(kind=RequestKind.AD_PACKAGE, ad_package_id=ad_packages["10k impressions"]),
+    )
+    await approve_request(session, reviewer, bought.id)
+    wallpaper = BroadcastAsk(
+        kind=RequestKind.BROADCAST,
+        engagement_id=engagements["Aurora at dawn"],
+        audience=Audience.ALL_END_USERS,
+        starts_at=now(),
+    )
+    broadcast = await submit_partner_request(session, aurora, wallpaper)
+    await approve_request(session, reviewer, broadcast.id)
+    tomorrow = now() + timedelta(days=1)
+    tomorrow_morning = tomorrow.replace(hour=9, minute=0, second=0, microsecond=0)
+    for admin, ask in (
+        (
+            aurora,
+            BroadcastAsk(
+                kind=RequestKind.BROADCAST,
+                engagement_id=engagements["Autumn menu"],
+                audience=Audience.NON_FOLLOWERS,
+                starts_at=tomorrow_morning,
+                description="Our new menu, for people who don't know us yet.",
+            ),
+        ),
+        (
+            nordwind,
+            AdPackageAsk(
+                kind=RequestKind.AD_PACKAGE, ad_package_id=ad_packages["100k impressions"]
+            ),
+        ),
+    ):
+        await submit_partner_request(session, admin, ask)
+
+
 async def _create(session: AsyncSession) -> Tenant:
     tenant = await create_tenant(session, slug=SLUG, name="Demo Platform")
     packages = {}
@@ -410,11 +461,12 @@ async def _create(session: AsyncSession) -> Tenant:
             grants=Grants(engagement_types=types, extra_channels=extra_channels),
         )
         addons[name] = await create_item(session, tenant.id, None, Addon, addon_data)
+    ad_packages = {}
     for name, impressions, price in AD_PACKAGES:
         ad_data = AdPackageCreate(
             name=name, impressions=impressions, price=Money(amount=Decimal(price), currency="EUR")
         )
-        await create_item(session, tenant.id, None, AdPackage, ad_data)
+        ad_packages[name] = (await create_item(session, tenant.id, None, AdPackage, ad_data)).id
 
     partners, channels = {}, []
     for name, package, status, contact, partner_channels in PARTNERS:
@@ -473,12 +525,14 @@ async def _create(session: AsyncSession) -> Tenant:
             await create_response(session, aurora_admin, data)
 
     channel_ids = {channel.name: channel.id for channel in channels}
+    engagements = {}
     for channel_name, fields in ENGAGEMENTS:
         data = ENGAGEMENT_CREATE.validate_python(
             {**fields, "channel_id": channel_ids[channel_name]}
         )
         engagement = await create_engagement(session, aurora_admin, data)
         await publish_engagement(session, aurora_admin, engagement.id)
+        engagements[engagement.title] = engagement.id
 
     followable = [c for c in channels if c.partner_id != partners["Old Harbor Records"].id]
     end_users = {}
@@ -534,4 +588,5 @@ async def _create(session: AsyncSession) -> Tenant:
                 await finish_conversation(session, staff_principals[finished_by], conversation_id)
     finally:
         clock.unfreeze()
+    await _campaigns(session, staff_principals, ad_packages, engagements)
     return tenant

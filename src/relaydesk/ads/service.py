@@ -65,9 +65,7 @@ async def request_ad_package(
         title=ad_package.name,
         price=(ad_package.price_amount, ad_package.currency),
         description=data.description,
-        details={
-            "ad_package": shown.model_dump(mode="json", include={"id", "name", "impressions"})
-        },
+        details={"ad_package": shown},
         requested_by=staff,
     )
 
