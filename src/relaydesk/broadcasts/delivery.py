@@ -10,7 +10,8 @@ both deliver one batch, and whoever resumes starts exactly after the last batch 
 
 An end user who already holds the engagement is passed over: nobody gets it twice. Chats are
 always started by end users (HD-2), so a broadcast never opens a thread; and a card in a thread
-changes neither its status nor its owner.
+changes neither its status nor its owner; it reaches the thread's open sockets like any
+message.
 """
 
 import json
@@ -28,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relaydesk.broadcasts.models import Audience, Broadcast, BroadcastState
 from relaydesk.broadcasts.service import audience_of
 from relaydesk.catalogue.models import EngagementType
+from relaydesk.chat.events import queue_message_created
 from relaydesk.chat.models import Conversation, Message, MessageKind, SenderType
+from relaydesk.chat.views import detailed_views, with_details
 from relaydesk.clock import now
 from relaydesk.db import Database, UTCDateTime, uuid7_in_sql
 from relaydesk.engagements.deliveries import card
@@ -384,6 +387,16 @@ async def _post_cards(
             cards,
         )
     )
+    await _announce_cards(session, threads)
+
+
+async def _announce_cards(session: AsyncSession, threads: list[sa.ColumnElement[bool]]) -> None:
+    """Each thread's new card goes out to its end user and the partner's agents, as any new
+    message does, once the batch commits."""
+    rows = (await session.execute(with_details(select(Conversation).where(*threads)))).all()
+    for row, view in zip(rows, await detailed_views(session, rows), strict=True):
+        assert view.last_message is not None
+        queue_message_created(session, row[0], view.last_message, view)
 
 
 def _card(
