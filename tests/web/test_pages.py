@@ -544,16 +544,29 @@ class TestHomes:
                 },
             )
             assert registered.status_code == 202
+        ad_package = await client.post(
+            "/api/v1/tenant/ad-packages",
+            json={"name": "10k", "impressions": 10_000, "price": {"amount": 49, "currency": "EUR"}},
+            headers=await factory.headers(world.tenant_admin),
+        )
+        impressions = await client.post(
+            "/api/v1/partner/requests",
+            json={"kind": "ad_package", "ad_package_id": ad_package.json()["id"]},
+            headers=await factory.headers(world.a.admin),
+        )
+        assert impressions.status_code == 201, impressions.text
         await signed_in(client, factory, settings, world.tenant_staff)
         document = parse(await client.get("/tenant"))
         waiting = document.find("section", {"aria-label": "Waiting for a decision"})
         assert [link.text() for link in waiting.find_all("a")] == [
             "2 Partnership requests pending approval",
             "0 Add-on requests pending approval",
+            "1 Broadcast, advertising package and ad requests pending approval",
         ]
         assert [link.attrs["href"] for link in waiting.find_all("a")] == [
             "/tenant/partnerships",
             "/tenant/addons",
+            "/tenant/requests",
         ]
         join = document.find("p", {"id": "join-link"}).find("a")
         assert join.attrs["href"] == f"http://testserver/join/{world.tenant.slug}"

@@ -38,6 +38,10 @@ async def tenant_home(
         staff=staff,
         pending_partnerships=pending[RequestKind.PARTNERSHIP],
         pending_addons=pending[RequestKind.ADDON],
+        pending_campaigns=sum(
+            pending[kind]
+            for kind in (RequestKind.BROADCAST, RequestKind.AD_PACKAGE, RequestKind.AD)
+        ),
         join_url=join_url,
         **overview,
     )
