@@ -1,9 +1,10 @@
 """The background worker in-process: its purges of expired credentials and of uploads never
-sent, and stopping on request."""
+sent, delivering broadcasts pass after pass, and stopping on request."""
 
 import asyncio
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from relaydesk import worker
 from relaydesk.attachments.storage import LocalStorage
 from relaydesk.auth.models import ApiToken, WebSession
 from relaydesk.auth.permissions import Role
@@ -21,12 +23,15 @@ from relaydesk.auth.service import (
     staff_from_session_token,
     start_web_session,
 )
+from relaydesk.broadcasts.delivery import deliver_due_broadcasts
 from relaydesk.clock import clock, now
 from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.models import StaffUser
 from relaydesk.worker import run_jobs_once, run_worker
+from tests.broadcasts.conftest import Broadcasts, batches_taking, once_each
 from tests.chat.conftest import as_agent, new_follower
+from tests.engagements.conftest import engagement_api
 from tests.factories import Factory, World
 
 
@@ -237,3 +242,83 @@ async def upload(client: httpx.AsyncClient, headers: dict[str, str]) -> dict:
 
 def stored_files(storage: LocalStorage) -> set[Path]:
     return {path for path in storage.root.rglob("*") if path.is_file()}
+
+
+@pytest.fixture
+async def broadcasts(
+    client: httpx.AsyncClient, factory: Factory, world: World, database: Database
+) -> Broadcasts:
+    """Broadcasts of the first partner's engagements, starting half an hour from the frozen
+    clock's now."""
+    clock.freeze(datetime.now(UTC))
+    engagements = await engagement_api(client, factory, world.a.admin, world.a.channel)
+    start = now() + timedelta(minutes=30)
+    return Broadcasts(client, factory, world, database, engagements, start)
+
+
+@pytest.fixture
+def small_batches(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's broadcast job delivers two end users a batch, each batch taking its whole
+    time budget: one batch a pass."""
+    monkeypatch.setattr(
+        worker, "deliver_due_broadcasts", partial(deliver_due_broadcasts, batch=2, budget_seconds=1)
+    )
+
+
+async def wait_until_done(broadcasts: Broadcasts, request_id: str) -> None:
+    """Polls until the broadcast is delivered; fails after five seconds."""
+    async with asyncio.timeout(5):
+        while True:
+            if (await broadcasts.details(request_id))["delivery"]["state"] == "done":
+                return
+            await asyncio.sleep(0.02)
+
+
+class TestDeliverBroadcasts:
+    async def test_a_pass_answers_whether_a_broadcast_has_batches_left(
+        self,
+        storage: LocalStorage,
+        database: Database,
+        settings: Settings,
+        broadcasts: Broadcasts,
+        small_batches: None,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        reached = await broadcasts.end_users(5)
+        engagement = await broadcasts.engagement()
+        request = await broadcasts.approved(engagement)
+        assert await run_jobs_once(database, settings, storage) is False  # not due yet
+        clock.freeze(broadcasts.start)
+
+        with batches_taking(database, monkeypatch, 1.0):
+            answers = [await run_jobs_once(database, settings, storage) for _ in range(4)]
+
+        assert answers == [True, True, False, False]
+        assert await broadcasts.deliveries(engagement) == once_each(reached)
+        assert (await broadcasts.details(request["id"]))["delivered_count"] == 5
+
+    async def test_the_worker_goes_on_at_once_while_work_is_left(
+        self,
+        storage: LocalStorage,
+        database: Database,
+        settings: Settings,
+        broadcasts: Broadcasts,
+        small_batches: None,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        assert settings.worker_poll_seconds >= 30
+        reached = await broadcasts.end_users(7)
+        engagement = await broadcasts.engagement()
+        request = await broadcasts.approved(engagement)
+        clock.freeze(broadcasts.start)
+        stop = asyncio.Event()
+        with batches_taking(database, monkeypatch, 1.0):
+            running = asyncio.create_task(run_worker(database, settings, stop, storage))
+            try:
+                await wait_until_done(broadcasts, request["id"])
+            finally:
+                stop.set()
+                async with asyncio.timeout(2):
+                    await running
+
+        assert await broadcasts.deliveries(engagement) == once_each(reached)

@@ -1,9 +1,18 @@
 """Pydantic building blocks shared by every domain's schemas."""
 
+from datetime import UTC
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 
 def _holds_nul(value: Any) -> bool:
@@ -34,6 +43,8 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+# A moment sent with any offset, kept and answered in UTC.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 

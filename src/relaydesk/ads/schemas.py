@@ -1,16 +1,22 @@
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, HttpUrl, StringConstraints, model_validator
+from pydantic import Field, HttpUrl, StringConstraints, model_validator
 
 from relaydesk.ads.models import AdType
 from relaydesk.approvals.models import RequestKind
-from relaydesk.schemas import Input, Output
+from relaydesk.schemas import Input, Output, UtcDatetime
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 Subtitle = Annotated[str, StringConstraints(max_length=120)]
 CtaText = Annotated[str, StringConstraints(max_length=30)]
 Description = Annotated[str, Field(max_length=2000)]
+AD_TYPE_LABELS = {
+    AdType.BANNER: "Banner",
+    AdType.INTERSTITIAL: "Interstitial",
+    AdType.VIDEO: "Video",
+    AdType.NATIVE: "Native",
+}
 # A budget fits the partner's balance, which is counted in a 64-bit integer.
 Impressions = Annotated[int, Field(ge=1, le=1_000_000_000_000)]
 
@@ -34,8 +40,8 @@ class AdAsk(Input):
     click_url: HttpUrl
     cta_text: CtaText = ""
     media_attachment_id: uuid.UUID
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime
     impressions_budget: Impressions
 
     @model_validator(mode="after")

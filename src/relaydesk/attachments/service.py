@@ -200,6 +200,7 @@ class FileReference:
 
 _KIND_NAMES = {
     frozenset({AttachmentKind.IMAGE}): "an image",
+    frozenset({AttachmentKind.VIDEO}): "a video",
     frozenset({AttachmentKind.IMAGE, AttachmentKind.VIDEO}): "an image or a video",
 }
 

@@ -237,6 +237,18 @@ async def _deliver(
         EngagementDelivery.engagement_id == engagement.id,
         EngagementDelivery.end_user_id == EndUser.id,
     )
+    # The batch's threads are locked first, in one order, as a chat send locks its thread
+    # before the engagement: a send in one of them commits before the batch looks at who holds
+    # the engagement, or waits for the batch to commit; never both waiting for each other.
+    await session.execute(
+        select(Conversation.id)
+        .where(
+            Conversation.channel_id == walk.channel_id,
+            *_span(Conversation.end_user_id, walk, upto),
+        )
+        .order_by(Conversation.id)
+        .with_for_update()
+    )
     audience = audience_of(walk.tenant_id, walk.channel_id, walk.audience)
     recipients = select(
         uuid7_in_sql(dialect, at),

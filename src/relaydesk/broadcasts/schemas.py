@@ -1,13 +1,18 @@
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from relaydesk.approvals.models import RequestKind
 from relaydesk.broadcasts.models import Audience
-from relaydesk.schemas import Input
+from relaydesk.schemas import Input, UtcDatetime
 
 Description = Annotated[str, Field(max_length=2000)]
+
+AUDIENCE_LABELS = {
+    Audience.NON_FOLLOWERS: "End users who don't follow the channel",
+    Audience.ALL_END_USERS: "All end users",
+}
 
 
 class BroadcastAsk(Input):
@@ -17,5 +22,5 @@ class BroadcastAsk(Input):
     kind: Literal[RequestKind.BROADCAST]
     engagement_id: uuid.UUID
     audience: Audience
-    starts_at: AwareDatetime
+    starts_at: UtcDatetime
     description: Description = ""

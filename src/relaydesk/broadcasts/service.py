@@ -54,6 +54,8 @@ async def request_broadcast(
         )
     if data.starts_at < now() - START_SLACK:
         raise invalid_field("starts_at", "The start time has passed.")
+    if engagement.starts_at is not None and engagement.starts_at > data.starts_at:
+        raise invalid_field("starts_at", "The engagement starts after the broadcast would.")
     if engagement.ends_at is not None and engagement.ends_at <= data.starts_at:
         raise invalid_field("starts_at", "The engagement ends before the broadcast would start.")
     await workflow.ensure_none_pending(
@@ -79,8 +81,7 @@ async def request_broadcast(
         details={
             "engagement": shown,
             "channel_id": str(engagement.channel_id),
-            "audience": data.audience.value,
-            "starts_at": data.starts_at.isoformat(),
+            **data.model_dump(mode="json", include={"audience", "starts_at"}),
             "estimated_reach": reach,
             "delivered_count": 0,
         },
