@@ -2,14 +2,19 @@
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from relaydesk.auth.models import StaffUser
-from relaydesk.catalogue.models import Package
-from tests.factories import Factory, World
+from relaydesk.catalogue.models import EngagementType, Package
+from relaydesk.clock import now
+from relaydesk.tenancy.models import Partner
+from tests.attachments.conftest import mp4, png, uploaded
+from tests.engagements.conftest import engagement_api, published
+from tests.factories import Factory, Side, World
 
 _numbers = itertools.count(1)
 
@@ -18,6 +23,22 @@ ADDON = {
     "price": {"amount": "19.00", "currency": "EUR"},
     "description": "Send coupons to your followers",
     "grants": {"engagement_types": ["coupon"], "extra_channels": 2},
+}
+
+
+AD_PACKAGE = {
+    "name": "Starter impressions",
+    "impressions": 1000,
+    "price": {"amount": "50.00", "currency": "EUR"},
+}
+AD = {
+    "ad_type": "banner",
+    "title": "Autumn sale",
+    "subtitle": "Everything half price",
+    "description": "In every shop until Sunday.",
+    "click_url": "https://shop.example/sale",
+    "cta_text": "Shop now",
+    "impressions_budget": 500,
 }
 
 
@@ -65,6 +86,79 @@ class Requests:
         )
         assert response.status_code == 201, response.text
         return response.json()
+
+    async def asked(self, user: StaffUser, body: dict[str, Any]) -> dict[str, Any]:
+        """A request `user`'s partner submitted, pending."""
+        response = await self.submit(user, body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def ad_package(self, **changes: Any) -> dict[str, Any]:
+        """An advertising package of the tenant's catalogue."""
+        response = await self.client.post(
+            "/api/v1/tenant/ad-packages",
+            json=AD_PACKAGE | {"name": f"Impressions {next(_numbers)}"} | changes,
+            headers=await self.as_(self.world.tenant_admin),
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def ad_package_request(self, side: Side | None = None, **changes: Any) -> dict[str, Any]:
+        """A pending request of `side`'s partner (the first) for a new advertising package."""
+        ad_package = await self.ad_package(**changes)
+        body = {"kind": "ad_package", "ad_package_id": ad_package["id"]}
+        return await self.asked((side or self.world.a).admin, body)
+
+    async def broadcast_request(
+        self,
+        type_: EngagementType = EngagementType.MESSAGE,
+        side: Side | None = None,
+        *,
+        audience: str = "non_followers",
+        data: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A pending broadcast of a newly published engagement of `side`'s channel, starting
+        in an hour."""
+        side = side or self.world.a
+        engagements = await engagement_api(self.client, self.factory, side.admin, side.channel)
+        engagement = await published(engagements, type_, data, **fields)
+        body = {
+            "kind": "broadcast",
+            "engagement_id": engagement["id"],
+            "audience": audience,
+            "starts_at": (now() + timedelta(hours=1)).isoformat(),
+        }
+        return await self.asked(side.admin, body)
+
+    async def impressions(self, partner: Partner, count: int) -> None:
+        """Gives the partner a balance of impressions, as approved packages would."""
+        async with self.factory.database.transaction() as session:
+            (await session.get_one(Partner, partner.id)).impressions_balance = count
+
+    async def media(self, kind: str = "image", side: Side | None = None) -> dict[str, Any]:
+        """A picture (or a video) uploaded by `side`'s partner admin, for an ad."""
+        headers = await self.as_((side or self.world.a).admin)
+        if kind == "video":
+            return await uploaded(self.client, headers, "spot.mp4", mp4())
+        return await uploaded(self.client, headers, "banner.png", png())
+
+    async def ad_request(self, side: Side | None = None, **changes: Any) -> dict[str, Any]:
+        """A pending ad of `side`'s partner (the first), running from a minute ago for a week;
+        the partner is given the impressions its budget needs."""
+        side = side or self.world.a
+        body = AD | {
+            "kind": "ad",
+            "starts_at": now() - timedelta(minutes=1),
+            "ends_at": now() + timedelta(days=7),
+        }
+        body |= changes
+        if "media_attachment_id" not in body:
+            kind = "video" if body["ad_type"] == "video" else "image"
+            body["media_attachment_id"] = (await self.media(kind, side))["id"]
+        await self.impressions(side.partner, max(body["impressions_budget"], 1_000))
+        stamped = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in body.items()}
+        return await self.asked(side.admin, stamped)
 
     async def get(self, request_id: str, user: StaffUser | None = None) -> dict[str, Any]:
         response = await self.client.get(

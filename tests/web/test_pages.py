@@ -397,8 +397,6 @@ class TestNavigation:
         ("role", "path"),
         [
             (Role.PARTNER_ADMIN, "/partner/webhooks"),
-            (Role.TENANT_ADMIN, "/tenant/requests"),
-            (Role.TENANT_STAFF, "/tenant/requests"),
         ],
     )
     async def test_areas_not_built_say_so_and_show_no_data(

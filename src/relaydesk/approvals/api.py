@@ -19,7 +19,9 @@ from relaydesk.schemas import Page
 router = APIRouter(prefix="/api/v1", tags=["requests"])
 
 ReviewerDep = require(Permission.PARTNERS_REVIEW)
-KindQuery = Annotated[RequestKind | None, Query()]
+KindQuery = Annotated[
+    list[RequestKind] | None, Query(description="A kind; repeat it for any of several.")
+]
 StatusQuery = Annotated[schemas.StatusFilter | None, Query()]
 NameQuery = Annotated[str | None, Query(max_length=200, description="Part of the partner's name")]
 CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "The requests as CSV."}}
@@ -51,7 +53,7 @@ async def export_requests(
 ) -> StreamingResponse:
     """The filtered requests, streamed in request order."""
     rows = workflow.export_rows(request.app.state.database, staff, kind=kind, status=status, q=q)
-    name = "-".join(part for part in ("requests", kind, status) if part)
+    name = "-".join(part for part in ("requests", *(kind or ()), status) if part)
     return csv_download(f"{name}.csv", workflow.EXPORT_HEADER, rows)
 
 

@@ -1,18 +1,17 @@
-"""The tenant's Partnership (PM-2) and Add-ons (PM-3) pages: requests pending approval, each
-approved or rejected in place, and the history of decisions, searchable and exportable.
+"""The tenant's Partnership (PM-2), Add-ons (PM-3) and Requests (PM-4..PM-7) pages: requests
+pending approval, each approved or rejected in place, and the history of decisions, searchable
+and exportable.
 
-Both pages are one view of the request workflow told apart by the request kind. A row's forms
-post here: htmx swaps the row for the outcome (or for the reason it was refused), a plain form
-post is sent back to the list, or gets a page with the reason. Reject opens the row's dialog;
-without scripts its link leads to a page with the same form.
+The three pages are views of one request workflow (`sections.py` says what each holds). A
+row's forms post here: htmx swaps the row for the outcome (or for the reason it was refused), a
+plain form post is sent back to the row's tab, or gets a page with the reason. Reject opens the
+row's dialog; without scripts its link leads to a page with the same form.
 """
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,11 +19,21 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.approvals import schemas, service, workflow
-from relaydesk.approvals.models import RequestKind, RequestStatus
+from relaydesk.approvals.models import RequestStatus
+from relaydesk.approvals.sections import (
+    ADDONS,
+    LABELS,
+    PARTNERSHIPS,
+    REQUESTS,
+    Section,
+    View,
+    engagement_files,
+    queue_url,
+    view_of,
+)
 from relaydesk.auth.deps import require
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import StaffPrincipal
-from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.deps import SessionDep
 from relaydesk.errors import AppError, NotFound
 from relaydesk.pagination import PageParams, decode_cursor
@@ -35,74 +44,18 @@ router = APIRouter(include_in_schema=False)
 ReviewerDep = require(Permission.PARTNERS_REVIEW)
 
 ROWS_SHOWN = 50
-EXPORT_PATH = "/api/v1/tenant/requests/export.csv"
 ALREADY_DECIDED = "request_already_decided"
 REASON_MISSING = "Write a description of why you reject the request: the partner gets it."
 REASON_TOO_LONG = "The description has at most 2,000 characters."
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
-    """What tells the Partnership page from the Add-ons page."""
-
-    kind: RequestKind
-    path: str
-    title: str
-    pending_tab: str
-    topic: str
-    item_label: str
-
-
-PARTNERSHIPS = Section(
-    RequestKind.PARTNERSHIP,
-    "/tenant/partnerships",
-    "Partnership",
-    "Pending approval",
-    "partnership",
-    "Package",
-)
-ADDONS = Section(
-    RequestKind.ADDON,
-    "/tenant/addons",
-    "Add-ons",
-    "Pending for approval",
-    "add-on",
-    "Add-on",
-)
-
-
-@dataclass
-class View:
-    """The tab shown (pending or history), the history's search and the page of rows it
-    starts from."""
-
-    section: Section
-    history: bool = False
-    q: str = ""
-    cursor: str = ""
-
-    def url(self, cursor: str | None = None) -> str:
-        query = {"tab": "history" if self.history else "", "q": self.q, "cursor": cursor}
-        present = {name: value for name, value in query.items() if value}
-        return self.section.path + (f"?{urlencode(present)}" if present else "")
-
-    def export_url(self) -> str:
-        query = {"kind": self.section.kind.value, "status": "decided"}
-        return f"{EXPORT_PATH}?{urlencode(query | ({'q': self.q} if self.q else {}))}"
-
-
-def _view(section: Section, tab: str = "", q: str = "", cursor: str = "") -> View:
-    history = tab == "history"
-    return View(section, history, q.strip()[:200] if history else "", cursor)
-
-
 async def _asked(
     session: AsyncSession, staff: StaffPrincipal, section: Section, request_id: uuid.UUID
 ) -> schemas.Request:
-    """The request, if it is of the page's kind: another kind's is as missing as another
-    tenant's."""
+    """The request, if it is of one of the page's kinds: another kind's is as missing as
+    another tenant's."""
     item = await workflow.get_request(session, staff, request_id)
-    if item.kind != section.kind:
+    if item.kind not in section.kinds:
         raise NotFound("No such request.")
     return item
 
@@ -125,24 +78,26 @@ async def _list_page(
         session,
         staff,
         page,
-        kind=view.section.kind,
+        kind=view.kinds,
         status="decided" if view.history else "pending",
         q=view.q or None,
     )
+    files = {} if view.history else await engagement_files(session, staff, items)
     rows_only = bool(view.cursor) and from_htmx(request)
-    template = "_history_rows" if view.history else "_pending_rows"
+    rows = view.section.history_rows if view.history else "approvals/_pending_rows.html"
     return render(
         request,
-        f"approvals/{template}.html" if rows_only else "approvals/requests.html",
+        rows if rows_only else "approvals/requests.html",
         staff=staff,
         status_code=status_code,
         section=view.section,
         view=view,
         items=items,
+        files=files,
         more_url=view.url(next_cursor) if next_cursor else None,
         notice=notice,
         problem=problem,
-        type_labels=TYPE_LABELS,
+        **LABELS,
     )
 
 
@@ -165,35 +120,39 @@ async def _requests(
     request: Request,
     session: AsyncSession,
     staff: StaffPrincipal,
-    section: Section,
-    tab: str,
-    q: str,
-    cursor: str,
+    view: View,
     decided: str,
 ) -> HTMLResponse:
-    notice = await _just_decided(session, staff, section, decided)
-    view = _view(section, tab, q, cursor)
+    notice = await _just_decided(session, staff, view.section, decided)
     return await _list_page(request, session, staff, view, notice=notice)
 
 
-def _row(
-    request: Request, staff: StaffPrincipal, section: Section, item: schemas.Request, **state: Any
+async def _row(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    section: Section,
+    item: schemas.Request,
+    **state: Any,
 ) -> HTMLResponse:
     """One row as htmx swaps it in: pending (with what was refused), or its outcome."""
     context = {"done": False, "conflict": None, "error": None, "reject_error": None, "reason": ""}
+    pending = item.status == RequestStatus.PENDING and not state.get("done")
     return render(
         request,
         "approvals/_request.html",
         staff=staff,
         section=section,
         item=item,
-        type_labels=TYPE_LABELS,
+        files=await engagement_files(session, staff, [item]) if pending else {},
+        **LABELS,
         **(context | state),
     )
 
 
-def _reject_page(
+async def _reject_page(
     request: Request,
+    session: AsyncSession,
     staff: StaffPrincipal,
     section: Section,
     item: schemas.Request,
@@ -210,7 +169,9 @@ def _reject_page(
         status_code=status_code,
         section=section,
         item=item,
-        type_labels=TYPE_LABELS,
+        back_url=queue_url(section, item.kind),
+        files=await engagement_files(session, staff, [item]),
+        **LABELS,
         **(context | state),
     )
 
@@ -240,17 +201,20 @@ async def _decided(
             conflict = _conflict_text(item)
         state = {"conflict": conflict, "error": None if conflict else error.detail}
         if from_htmx(request):
-            return _row(request, staff, section, item, **state)
+            return await _row(request, session, staff, section, item, **state)
         if rejecting:
-            return _reject_page(request, staff, section, item, status_code=error.status, **state)
+            return await _reject_page(
+                request, session, staff, section, item, status_code=error.status, **state
+            )
         problem = conflict or f"{item.partner.name}: {error.detail}"
-        view = _view(section)
+        view = View(section, section.queue_of(item.kind))
         return await _list_page(
             request, session, staff, view, problem=problem, status_code=error.status
         )
     if not from_htmx(request):
-        return RedirectResponse(f"{section.path}?decided={decided.id}", status_code=303)
-    return _row(request, staff, section, decided, done=True)
+        back = queue_url(section, item.kind, decided=str(decided.id))
+        return RedirectResponse(back, status_code=303)
+    return await _row(request, session, staff, section, decided, done=True)
 
 
 def _conflict_text(item: schemas.Request) -> str:
@@ -289,8 +253,8 @@ async def _reject(
             "reason": reason,
         }
         if from_htmx(request):
-            return _row(request, staff, section, item, **state)
-        return _reject_page(request, staff, section, item, status_code=422, **state)
+            return await _row(request, session, staff, section, item, **state)
+        return await _reject_page(request, session, staff, section, item, status_code=422, **state)
     reject = partial(service.reject_request, session, staff, request_id, data.reason)
     return await _decided(request, session, staff, section, item, reject, rejecting=True)
 
@@ -304,7 +268,7 @@ async def _ask_reason(
 ) -> HTMLResponse:
     item = await _asked(session, staff, section, request_id)
     conflict = None if item.status == RequestStatus.PENDING else _conflict_text(item)
-    return _reject_page(request, staff, section, item, conflict=conflict)
+    return await _reject_page(request, session, staff, section, item, conflict=conflict)
 
 
 ReasonField = Annotated[str, Form()]
@@ -318,11 +282,13 @@ def _add_routes(section: Section, name: str) -> None:
         session: SessionDep,
         staff: ReviewerDep,
         tab: str = "",
+        kind: str = "",
         q: str = "",
         cursor: str = "",
         decided: str = "",
     ) -> HTMLResponse:
-        return await _requests(request, session, staff, section, tab, q, cursor, decided)
+        view = view_of(section, tab, kind, q, cursor)
+        return await _requests(request, session, staff, view, decided)
 
     async def approve(
         request: Request, request_id: uuid.UUID, session: SessionDep, staff: ReviewerDep
@@ -352,3 +318,4 @@ def _add_routes(section: Section, name: str) -> None:
 
 _add_routes(PARTNERSHIPS, "partnerships")
 _add_routes(ADDONS, "addons")
+_add_routes(REQUESTS, "requests")

@@ -6,7 +6,7 @@ decision does beyond that belongs to each kind (`kinds.py`).
 """
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -31,6 +31,9 @@ from relaydesk.schemas import Money
 from relaydesk.tenancy.models import Partner
 
 NEW_PARTNER = "new"
+
+# One kind, or any of several (the Requests tab's history holds three).
+KindFilter = RequestKind | Collection[RequestKind] | None
 
 _decider = aliased(StaffUser)
 
@@ -82,13 +85,16 @@ def readable_requests(staff: StaffPrincipal) -> Select[tuple[PartnerRequest]]:
 def filtered(
     statement: Select[tuple[PartnerRequest]],
     *,
-    kind: RequestKind | None = None,
+    kind: KindFilter = None,
     status: schemas.StatusFilter | None = None,
     q: str | None = None,
 ) -> Select[tuple[PartnerRequest]]:
-    """Narrowed by kind, by status ("decided" is approved or rejected) and by partner name."""
-    if kind is not None:
+    """Narrowed by kind (one or several), by status ("decided" is approved or rejected) and by
+    partner name."""
+    if isinstance(kind, RequestKind):
         statement = statement.where(PartnerRequest.kind == kind)
+    elif kind:
+        statement = statement.where(PartnerRequest.kind.in_(kind))
     if status == "decided":
         statement = statement.where(PartnerRequest.status != RequestStatus.PENDING)
     elif status is not None:
@@ -140,7 +146,7 @@ async def list_requests(
     staff: StaffPrincipal,
     page: PageParams,
     *,
-    kind: RequestKind | None = None,
+    kind: KindFilter = None,
     status: schemas.StatusFilter | None = None,
     q: str | None = None,
 ) -> tuple[list[schemas.Request], str | None]:
@@ -294,7 +300,7 @@ async def export_rows(
     database: Database,
     staff: StaffPrincipal,
     *,
-    kind: RequestKind | None = None,
+    kind: KindFilter = None,
     status: schemas.StatusFilter | None = None,
     q: str | None = None,
 ) -> AsyncIterator[Sequence[object]]:

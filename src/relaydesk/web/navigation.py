@@ -46,6 +46,7 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_REVIEW,
         "Partner Management",
         False,
+        built=True,
         about="Broadcast, advertising package and ad requests, and their history.",
     ),
     Area(

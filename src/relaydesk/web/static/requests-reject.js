@@ -1,7 +1,7 @@
-// The Partnership and Add-ons pages: Reject opens the row's dialog for the description, Cancel
-// closes it. Without scripts the Reject link leads to a page with the same form instead.
-// A row htmx swaps in with its dialog open (the description was refused) shows that dialog as
-// a modal again. Listeners sit on the document: htmx swaps rows in and out.
+// The Partnership, Add-ons and Requests pages: Reject opens the row's dialog for the
+// description, Cancel closes it. Without scripts the Reject link leads to a page with the same
+// form instead. A row htmx swaps in with its dialog open (the description was refused) shows that
+// dialog as a modal again. Listeners sit on the document: htmx swaps rows in and out.
 
 function showModal(dialog) {
   // The server can only send a dialog open, not modal: closed first, it can become modal.
