@@ -1,37 +1,49 @@
 """The partner side of requests (SU-2): the tenant's public registration form, and the partner
-portal's Requests page where a partner admin asks for another package or an add-on and follows
-what became of each request.
+portal's Requests page where a partner admin asks for another package, an add-on, a broadcast
+of an engagement, an advertising package or an ad, and follows what became of each request
+(a broadcast's delivery, an ad's impressions).
 
 The registration form is for people without an account: like the sign-in form it carries no
 CSRF token (there is no session to bind one to) and changes nobody's data but its own request.
 The portal's forms post here: htmx swaps in the panel this answers with (a refused request shows
 its reason in its form), a plain form post is sent back to the page, or gets it with the reason
-and the error's status.
+and the error's status. Dates and times are typed in the partner's time zone. The ad's file is
+uploaded by the page's script as soon as it is picked (as on the Engagements page), so the form
+sends only the upload's id.
 """
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.ads.models import AdType
+from relaydesk.ads.schemas import AD_TYPE_LABELS, AdAsk, AdPackageAsk
 from relaydesk.approvals import schemas, service, workflow
 from relaydesk.approvals.models import RequestKind
 from relaydesk.auth.api import client_ip
 from relaydesk.auth.deps import require
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import StaffPrincipal
-from relaydesk.catalogue.models import Addon, Package
+from relaydesk.broadcasts.schemas import AUDIENCE_LABELS, BroadcastAsk
+from relaydesk.catalogue.models import Addon, AdPackage, Package
 from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.catalogue.service import offered_items
 from relaydesk.deps import SessionDep
-from relaydesk.errors import Conflict, PermissionDenied, RateLimited
+from relaydesk.engagements.models import EngagementStatus
+from relaydesk.engagements.service import EngagementQuery, list_engagements
+from relaydesk.errors import Conflict, InvalidInput, PermissionDenied, RateLimited
 from relaydesk.pagination import PageParams, decode_cursor
-from relaydesk.tenancy.models import Tenant
-from relaydesk.tenancy.service import active_addons, get_partner, tenant_by_slug
+from relaydesk.tenancy.models import Channel, Partner, Tenant
+from relaydesk.tenancy.service import active_addons, get_partner, readable_channels, tenant_by_slug
 from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -171,28 +183,131 @@ async def _partner_admin(staff: require(Permission.REQUESTS_SUBMIT)) -> StaffPri
 
 PartnerAdminDep = Annotated[StaffPrincipal, Depends(_partner_admin)]
 
+# The broadcast form lists at most this many active engagements, newest first.
+ENGAGEMENTS_SHOWN = 100
 
-# Each of the portal's two forms: what it asks for, and what to say when nothing was picked.
-_ASKS: dict[str, tuple[type[schemas.PackageChange] | type[schemas.AddonAsk], RequestKind, str]] = {
+Ask = (
+    type[schemas.PackageChange]
+    | type[schemas.AddonAsk]
+    | type[BroadcastAsk]
+    | type[AdPackageAsk]
+    | type[AdAsk]
+)
+# Each of the portal's forms: what it asks for, and what to say when it is refused (the first
+# two forms say one thing; the others mark each field, see `_FIELD_HINTS`).
+_ASKS: dict[str, tuple[Ask, RequestKind, str]] = {
     "package": (schemas.PackageChange, RequestKind.PARTNERSHIP, "Pick a package."),
     "addon": (schemas.AddonAsk, RequestKind.ADDON, "Pick an add-on."),
+    "broadcast": (BroadcastAsk, RequestKind.BROADCAST, CHECK_FIELDS),
+    "ad_package": (AdPackageAsk, RequestKind.AD_PACKAGE, CHECK_FIELDS),
+    "ad": (AdAsk, RequestKind.AD, CHECK_FIELDS),
 }
+_START_HINT = "Pick the date and time to start."
+# The fields of the forms that mark each field refused, with what to say about it.
+_FIELD_HINTS = {
+    "broadcast": {
+        "engagement_id": "Pick one of your active engagements.",
+        "audience": "Pick who gets it.",
+        "starts_at": _START_HINT,
+        "description": DESCRIPTION_HINT,
+    },
+    "ad_package": {
+        "ad_package_id": "Pick an advertising package.",
+        "description": DESCRIPTION_HINT,
+    },
+    "ad": {
+        "ad_type": "Pick the ad's type.",
+        "title": "Give the ad a title of at most 80 characters.",
+        "subtitle": "The subtitle has at most 120 characters.",
+        "description": DESCRIPTION_HINT,
+        "click_url": "Give a full web address starting with https:// or http://.",
+        "cta_text": "The call-to-action text has at most 30 characters.",
+        "media_attachment_id": "Add an image, or a video for a video or interstitial ad.",
+        "starts_at": _START_HINT,
+        "ends_at": "Pick an end date and time after the start.",
+        "impressions_budget": "Give a whole number of impressions, from 1 up to your balance.",
+    },
+}
+# Fields typed as `datetime-local`: a date and time in the partner's zone.
+_LOCAL_TIMES = ("starts_at", "ends_at")
 
 
 @dataclass
 class PortalForm:
-    """Which of the two forms was refused, with what was chosen and why; or what was sent."""
+    """Which form was refused, with what was typed and why (for the last three forms, a
+    reason per field); or what was sent."""
 
     name: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     status: int = 200
     done: str | None = None
 
+    def value(self, form: str, name: str) -> str:
+        """What was typed into `name` of `form`, if that form came back refused."""
+        return self.values.get(name, "") if self.name == form else ""
+
+    def refuse(self, exc: ValidationError | Conflict | InvalidInput, hint: str) -> None:
+        hints = _FIELD_HINTS.get(self.name or "")
+        if isinstance(exc, ValidationError):
+            self.status = 422
+            problems = [(e["loc"], e["msg"]) for e in exc.errors()]
+            if hints is None:
+                fields = {str(loc[0]) for loc, _ in problems if loc}
+                self.error = DESCRIPTION_HINT if fields == {"description"} else hint
+                return
+            for loc, msg in problems:
+                # The ad's one check of two fields says which it is about.
+                name = str(loc[0]) if loc else "ends_at" if "ends_at" in msg else ""
+                self._mark(hints, name, hints.get(name), msg.removeprefix("Value error, "))
+        elif isinstance(exc, InvalidInput) and exc.extra.get("errors"):
+            # The service's own reasons, such as a budget beyond the balance.
+            self.status = 422
+            for problem in exc.extra["errors"]:
+                self._mark(hints or {}, str(problem["loc"][-1]), problem["msg"], exc.detail)
+        else:
+            self.error, self.status = exc.detail, exc.status
+        if self.errors and self.error is None:
+            self.error = CHECK_FIELDS
+
+    def _mark(self, hints: dict[str, str], name: str, reason: str | None, otherwise: str) -> None:
+        if name in hints and reason:
+            self.errors.setdefault(name, reason)
+        else:
+            self.error = otherwise
+
+
+def _zone_of(partner: Partner) -> ZoneInfo:
+    try:
+        return ZoneInfo(partner.time_zone or "UTC")
+    except (ValueError, ZoneInfoNotFoundError):
+        return ZoneInfo("UTC")
+
+
+def _local_text(zone: ZoneInfo, moment: datetime | str | None) -> str:
+    """A moment as the partner reads it: date and time in its zone, and the zone's name."""
+    if not moment:
+        return ""
+    at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
+def _in_zone(text: str, zone: ZoneInfo) -> datetime | str | None:
+    """A `datetime-local` value, taken in the partner's zone, in UTC; anything else is left
+    for validation to refuse."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return (moment.replace(tzinfo=zone) if moment.tzinfo is None else moment).astimezone(UTC)
+
 
 async def _holdings(session: AsyncSession, staff: StaffPrincipal) -> dict[str, Any]:
-    """The partner's package and active add-ons, what else is on offer, and what it asked
-    for that is still waiting."""
+    """The partner's package and active add-ons, what else is on offer, what it may broadcast,
+    and what it asked for that is still waiting."""
     assert staff.partner_id is not None
     partner = await get_partner(session, staff.partner_id)
     package = await session.get_one(Package, partner.package_id)
@@ -203,7 +318,18 @@ async def _holdings(session: AsyncSession, staff: StaffPrincipal) -> dict[str, A
             workflow.filtered(workflow.readable_requests(staff), status="pending")
         )
     )
+    engagements, _ = await list_engagements(
+        session, staff, EngagementQuery(status=EngagementStatus.ACTIVE), limit=ENGAGEMENTS_SHOWN
+    )
+    channels = await session.execute(
+        readable_channels(staff).with_only_columns(Channel.id, Channel.name)
+    )
+
+    def pending_ids(kind: RequestKind) -> set[uuid.UUID | None]:
+        return {r.subject_id for r in pending if r.kind == kind}
+
     return {
+        "partner": partner,
         "package": package,
         "active_addons": addons,
         "packages": [
@@ -214,10 +340,16 @@ async def _holdings(session: AsyncSession, staff: StaffPrincipal) -> dict[str, A
             for a in await offered_items(session, Addon, staff.tenant_id)
             if a.id not in active_ids
         ],
+        "ad_packages": await offered_items(session, AdPackage, staff.tenant_id),
+        "engagements": engagements,
+        "channel_names": {channel_id: name for channel_id, name in channels},
+        "ad_types": list(AdType),
         "pending_package": next(
             (r.title for r in pending if r.kind == RequestKind.PARTNERSHIP), None
         ),
-        "pending_addon_ids": {r.subject_id for r in pending if r.kind == RequestKind.ADDON},
+        "pending_addon_ids": pending_ids(RequestKind.ADDON),
+        "pending_engagement_ids": pending_ids(RequestKind.BROADCAST),
+        "pending_ad_package_ids": pending_ids(RequestKind.AD_PACKAGE),
     }
 
 
@@ -226,6 +358,8 @@ def _requests_url(cursor: str | None = None) -> str:
 
 
 async def _my_requests(session: AsyncSession, staff: StaffPrincipal, cursor: str) -> dict[str, Any]:
+    assert staff.partner_id is not None
+    zone = _zone_of(await get_partner(session, staff.partner_id))
     page = PageParams(limit=REQUESTS_SHOWN, after_id=decode_cursor(cursor) if cursor else None)
     requests, next_cursor = await workflow.list_requests(session, staff, page)
     return {
@@ -233,6 +367,11 @@ async def _my_requests(session: AsyncSession, staff: StaffPrincipal, cursor: str
         "cursor": cursor,
         "more_url": _requests_url(next_cursor) if next_cursor else None,
         "kind_labels": KIND_LABELS,
+        "type_labels": TYPE_LABELS,
+        "audience_labels": AUDIENCE_LABELS,
+        "ad_type_labels": AD_TYPE_LABELS,
+        "zone": zone.key,
+        "local_time": partial(_local_text, zone),
     }
 
 
@@ -248,7 +387,6 @@ async def _show_portal(
         staff=staff,
         status_code=200 if htmx else form.status,
         form=form,
-        type_labels=TYPE_LABELS,
         **await _holdings(session, staff),
         **await _my_requests(session, staff, cursor),
     )
@@ -269,6 +407,14 @@ async def portal(
     return await _show_portal(request, session, staff, PortalForm(), cursor)
 
 
+def _sent(request: schemas.Request) -> str:
+    said = f"Your request for “{request.title}” is sent. It waits for a decision."
+    if request.kind == RequestKind.BROADCAST:
+        reach = request.details["estimated_reach"]
+        said += f" Estimated reach: {reach:,} end user{'' if reach == 1 else 's'}."
+    return said
+
+
 async def _submitted(
     request: Request,
     session: AsyncSession,
@@ -276,22 +422,26 @@ async def _submitted(
     form: PortalForm,
 ) -> Response:
     """Sends the request and answers with the panel saying so, or a plain post's redirect.
-    Another tenant's package or add-on is a 404, not a form error."""
+    Another tenant's package or add-on, another partner's engagement, is a 404, not a form
+    error."""
+    assert staff.partner_id is not None
     ask, kind, hint = _ASKS[form.name or ""]
+    zone = _zone_of(await get_partner(session, staff.partner_id))
+    body: dict[str, Any] = {"kind": kind, **form.values}
+    for name in _LOCAL_TIMES:
+        if name in body:
+            body[name] = _in_zone(body[name], zone)
     try:
-        data = ask.model_validate({"kind": kind, **form.values})
+        data = ask.model_validate(body)
         # A refused request leaves nothing behind, though the page then answers normally.
         async with session.begin_nested():
             sent = await service.submit_partner_request(session, staff, data)
-    except ValidationError as exc:
-        fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-        form.error, form.status = (DESCRIPTION_HINT if fields == {"description"} else hint), 422
-    except Conflict as exc:
-        form.error, form.status = exc.detail, exc.status
+    except (ValidationError, Conflict, InvalidInput) as exc:
+        form.refuse(exc, hint)
     else:
         if not from_htmx(request):
             return RedirectResponse(PORTAL, status_code=303)
-        form = PortalForm(done=f"Your request for “{sent.title}” is sent. It waits for a decision.")
+        form = PortalForm(done=_sent(sent))
     return await _show_portal(request, session, staff, form, "")
 
 
@@ -323,3 +473,39 @@ async def ask_for_addon(
         name="addon", values={"addon_id": addon_id, "description": description.strip()}
     )
     return await _submitted(request, session, staff, form)
+
+
+async def _ask(
+    request: Request, session: AsyncSession, staff: StaffPrincipal, name: str
+) -> Response:
+    """Reads the form's own fields (a missing one is empty) and sends its request."""
+    submitted = await request.form()
+    values = {
+        field: value.strip()
+        for field in _FIELD_HINTS[name]
+        if isinstance(value := submitted.get(field, ""), str)
+    }
+    return await _submitted(request, session, staff, PortalForm(name=name, values=values))
+
+
+@router.post(PORTAL + "/broadcast", name="approvals:portal_broadcast")
+async def ask_for_broadcast(
+    request: Request, session: SessionDep, staff: PartnerAdminDep
+) -> Response:
+    """Broadcast one of the partner's active engagements to end users from a start time,
+    typed in the partner's time zone."""
+    return await _ask(request, session, staff, "broadcast")
+
+
+@router.post(PORTAL + "/ad-package", name="approvals:portal_ad_package")
+async def ask_for_ad_package(
+    request: Request, session: SessionDep, staff: PartnerAdminDep
+) -> Response:
+    """Buy an advertising package: its impressions join the balance once approved."""
+    return await _ask(request, session, staff, "ad_package")
+
+
+@router.post(PORTAL + "/ad", name="approvals:portal_ad")
+async def ask_for_ad(request: Request, session: SessionDep, staff: PartnerAdminDep) -> Response:
+    """Submit an ad campaign; its file was uploaded first, the form sends the upload's id."""
+    return await _ask(request, session, staff, "ad")

@@ -29,6 +29,7 @@ const ui = {
   composer: $("composer"),
   text: $("composer-text"),
   send: $("send"),
+  banner: $("ad-banner"),
 };
 
 let token = null;
@@ -92,6 +93,7 @@ function start(newToken) {
   show(ui.connection, true);
   showChannels();
   loadChannels();
+  loadBanner();
   socket = connectSocket(socketUrl(token), {
     onHello() {
       loadChannels();
@@ -114,9 +116,45 @@ function askForToken(message) {
   closeChat();
   channels = new Map();
   ui.who.textContent = "Paste an end user's token to play the tenant's app.";
-  for (const part of [ui.channelsView, ui.chatView, ui.forget, ui.connection]) show(part, false);
+  for (const part of [ui.channelsView, ui.chatView, ui.forget, ui.connection, ui.banner]) {
+    show(part, false);
+  }
   show(ui.tokenForm, true);
   showError(message);
+}
+
+/** The banner slot: an ad fetched once as the app starts (serving it counts an impression).
+ * Nothing shows when none is served, and an ad that fails to load is simply left out. */
+async function loadBanner() {
+  const forToken = token;
+  ui.banner.replaceChildren();
+  show(ui.banner, false);
+  let ad;
+  try {
+    ({ items: [ad] } = await api.get("/api/v1/me/ads", { placement: "banner" }));
+  } catch {
+    return;
+  }
+  // Signed out meanwhile, or an address the page won't link to: no banner.
+  if (sessionStorage.getItem(TOKEN_KEY) !== forToken) return;
+  if (!ad || !/^https?:\/\//i.test(ad.click_url)) return;
+  const picture = el("img", { className: "ad-media", attrs: { alt: "" } });
+  const words = [el("span", { className: "ad-label", text: "Ad" })];
+  words.push(el("strong", { className: "ad-title", text: ad.title }));
+  if (ad.subtitle) words.push(el("span", { className: "ad-subtitle", text: ad.subtitle }));
+  const cta = el("a", {
+    className: "ad-cta",
+    text: ad.cta_text || "Learn more",
+    attrs: { href: ad.click_url, target: "_blank", rel: "noopener noreferrer nofollow" },
+  });
+  ui.banner.replaceChildren(picture, el("div", { className: "ad-words" }, words), cta);
+  show(ui.banner, true);
+  fileUrl(ad.media_url).then(
+    (url) => {
+      picture.src = url;
+    },
+    () => picture.remove(),
+  );
 }
 
 async function loadChannels() {
