@@ -1,6 +1,6 @@
 """Pydantic building blocks shared by every domain's schemas."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -43,8 +43,20 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+EARLIEST_YEAR, LATEST_YEAR = 2000, 9000
+
+
+def _in_utc(moment: datetime) -> datetime:
+    # Bounded first: a moment at the calendar's very edge can't be moved to another zone.
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"Pick a date between the years {EARLIEST_YEAR} and {LATEST_YEAR}.")
+    return moment.astimezone(UTC)
+
+
 # A moment sent with any offset, kept and answered in UTC.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+# What a partner writes to explain a request.
+Description = Annotated[str, Field(max_length=2000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 

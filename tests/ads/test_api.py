@@ -218,6 +218,19 @@ class TestAdRequests:
             (world.a.admin, await body(click_url="not a url"), 422, "validation_error"),
             (world.a.admin, await body(click_url="javascript:alert(1)"), 422, "validation_error"),
             (world.a.admin, await body(click_url="ftp://shop.example/"), 422, "validation_error"),
+            # Longer than kept once its accents are percent-encoded.
+            (
+                world.a.admin,
+                await body(click_url="https://shop.example/" + "é" * 700),
+                422,
+                "validation_error",
+            ),
+            (
+                world.a.admin,
+                await body(ends_at="9999-12-31T23:59:59-05:00"),
+                422,
+                "validation_error",
+            ),
             (world.a.admin, await body(title=""), 422, "validation_error"),
             (world.a.admin, await body(title="x" * 81), 422, "validation_error"),
             (world.a.admin, await body(cta_text="x" * 31), 422, "validation_error"),

@@ -1,16 +1,15 @@
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, HttpUrl, StringConstraints, model_validator
 
 from relaydesk.ads.models import AdType
 from relaydesk.approvals.models import RequestKind
-from relaydesk.schemas import Input, Output, UtcDatetime
+from relaydesk.schemas import Description, Input, Output, UtcDatetime
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 Subtitle = Annotated[str, StringConstraints(max_length=120)]
 CtaText = Annotated[str, StringConstraints(max_length=30)]
-Description = Annotated[str, Field(max_length=2000)]
 AD_TYPE_LABELS = {
     AdType.BANNER: "Banner",
     AdType.INTERSTITIAL: "Interstitial",
@@ -19,6 +18,16 @@ AD_TYPE_LABELS = {
 }
 # A budget fits the partner's balance, which is counted in a 64-bit integer.
 Impressions = Annotated[int, Field(ge=1, le=1_000_000_000_000)]
+
+
+CLICK_URL_MAX = 2000
+
+
+def _stored_whole(url: HttpUrl) -> HttpUrl:
+    # Checked as it will be kept: non-ASCII characters grow when they are percent-encoded.
+    if len(str(url)) > CLICK_URL_MAX:
+        raise ValueError(f"The click URL has at most {CLICK_URL_MAX:,} characters.")
+    return url
 
 
 class AdPackageAsk(Input):
@@ -37,7 +46,7 @@ class AdAsk(Input):
     title: Title
     subtitle: Subtitle = ""
     description: Description = ""
-    click_url: HttpUrl
+    click_url: Annotated[HttpUrl, AfterValidator(_stored_whole)]
     cta_text: CtaText = ""
     media_attachment_id: uuid.UUID
     starts_at: UtcDatetime

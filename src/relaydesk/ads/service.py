@@ -153,20 +153,44 @@ async def serve_ads(
 ) -> schemas.ServedAds:
     """An ad for the placement (one of each type without one), each counted as an impression;
     none for a placement with no ad to show."""
+    at = now()
+    candidates = {
+        ad_type: await _candidates(session, end_user.tenant_id, ad_type, at)
+        for ad_type in ([placement] if placement else list(AdType))
+    }
+    # Charging locks each partner charged until the answer commits: all of them, in one
+    # order, before any, so two answers charging the same partners can't wait for each other.
+    partner_ids = sorted({ad.partner_id for ads in candidates.values() for ad in ads})
+    if partner_ids:
+        locking = select(Partner.id).where(Partner.id.in_(partner_ids)).order_by(Partner.id)
+        await session.execute(locking.with_for_update())
     served = []
-    for ad_type in [placement] if placement else list(AdType):
-        ad = await _serve_one(session, end_user.tenant_id, ad_type)
-        if ad is not None:
-            served.append(ad)
+    for ads in candidates.values():
+        for ad in ads:
+            if await _charge(session, ad, at):
+                served.append(_served(ad))
+                break
     return schemas.ServedAds(items=served)
 
 
-async def _serve_one(
-    session: AsyncSession, tenant_id: uuid.UUID, ad_type: AdType
-) -> schemas.ServedAd | None:
-    """The ad of the type served longest ago that can still be charged an impression."""
-    at = now()
-    candidates = await session.scalars(
+def _served(ad: Ad) -> schemas.ServedAd:
+    return schemas.ServedAd(
+        id=ad.id,
+        ad_type=ad.ad_type,
+        title=ad.title,
+        subtitle=ad.subtitle,
+        description=ad.description,
+        click_url=ad.click_url,
+        cta_text=ad.cta_text,
+        media_url=f"/api/v1/attachments/{ad.media_attachment_id}",
+    )
+
+
+async def _candidates(
+    session: AsyncSession, tenant_id: uuid.UUID, ad_type: AdType, at: datetime
+) -> list[Ad]:
+    """Ads of the type that may be shown now, the one served longest ago first."""
+    ads = await session.scalars(
         select(Ad)
         .join(Partner, Partner.id == Ad.partner_id)
         .where(
@@ -181,19 +205,7 @@ async def _serve_one(
         .order_by(Ad.last_served_at.asc().nulls_first(), Ad.id)
         .limit(CANDIDATES)
     )
-    for ad in candidates.all():
-        if await _charge(session, ad, at):
-            return schemas.ServedAd(
-                id=ad.id,
-                ad_type=ad.ad_type,
-                title=ad.title,
-                subtitle=ad.subtitle,
-                description=ad.description,
-                click_url=ad.click_url,
-                cta_text=ad.cta_text,
-                media_url=f"/api/v1/attachments/{ad.media_attachment_id}",
-            )
-    return None
+    return list(ads)
 
 
 async def _charge(session: AsyncSession, ad: Ad, at: datetime) -> bool:

@@ -300,9 +300,9 @@ def _in_zone(text: str, zone: ZoneInfo) -> datetime | str | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return (moment.replace(tzinfo=zone) if moment.tzinfo is None else moment).astimezone(UTC)
+    except (ValueError, OverflowError):
         return text
-    return (moment.replace(tzinfo=zone) if moment.tzinfo is None else moment).astimezone(UTC)
 
 
 async def _holdings(session: AsyncSession, staff: StaffPrincipal) -> dict[str, Any]:

@@ -7,9 +7,8 @@ from pydantic import EmailStr, Field, StringConstraints
 from relaydesk.ads.schemas import AdAsk, AdPackageAsk
 from relaydesk.approvals.models import RequestKind, RequestStatus
 from relaydesk.broadcasts.schemas import BroadcastAsk
-from relaydesk.schemas import Input, Money, Name, Output
+from relaydesk.schemas import Description, Input, Money, Name, Output
 
-Description = Annotated[str, Field(max_length=2000)]
 Phone = Annotated[
     str,
     StringConstraints(

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.ads.schemas import AD_TYPE_LABELS
 from relaydesk.approvals import schemas
 from relaydesk.approvals.kinds import KINDS
 from relaydesk.approvals.models import RequestKind
@@ -221,14 +222,14 @@ def queue_url(section: Section, kind: RequestKind, **query: str) -> str:
 
 
 def _moment(text: str | None) -> datetime | None:
-    """A time kept in a request's details (ISO text, in the partner's offset) in UTC, as the
-    pages show times."""
+    """A time kept in a request's details (ISO text) as the moment the pages show."""
     return datetime.fromisoformat(text).astimezone(UTC) if text else None
 
 
 # What every template of these pages may use.
 LABELS = {
     "audience_labels": AUDIENCE_LABELS,
+    "ad_type_labels": AD_TYPE_LABELS,
     "type_labels": TYPE_LABELS,
     "kind_labels": {kind: about.label for kind, about in KINDS.items()},
     "redemption_labels": REDEMPTION_LABELS,

@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relaydesk.ads.models import Ad
+from relaydesk.ads.files import ad_files
 from relaydesk.attachments import schemas
 from relaydesk.attachments.files import clean_filename, inspect_file
 from relaydesk.attachments.models import Attachment, AttachmentKind, UploaderType
@@ -52,11 +52,6 @@ def _uploaded_by(principal: Principal) -> Select[tuple[Attachment]]:
         Attachment.uploader_type == _uploader_type(principal),
         Attachment.uploader_id == principal.id,
     )
-
-
-def ad_files(tenant_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
-    """The files of the tenant's approved ads, which any of its end users may be shown."""
-    return select(Ad.media_attachment_id).where(Ad.tenant_id == tenant_id)
 
 
 def readable_attachments(principal: Principal) -> Select[tuple[Attachment]]:

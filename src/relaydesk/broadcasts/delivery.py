@@ -105,7 +105,9 @@ async def _claim_next(database: Database) -> Walk | None:
                 Broadcast.starts_at <= at,
                 or_(Broadcast.lease_until.is_(None), Broadcast.lease_until <= at),
             )
-            .order_by(Broadcast.starts_at, Broadcast.id)
+            # Those never worked on first, then the one left longest ago: broadcasts due at
+            # the same time take turns, a pass each.
+            .order_by(Broadcast.lease_until.asc().nulls_first(), Broadcast.starts_at, Broadcast.id)
             .limit(1)
         )
         if session.bind.dialect.name == "postgresql":
@@ -178,9 +180,10 @@ def _end(
 
 
 async def _pause(database: Database, walk: Walk) -> None:
-    """Lets go of the broadcast before the lease ends, so the next pass goes on at once."""
+    """Lets go of the broadcast before the lease ends, so the next pass goes on at once (with
+    another due broadcast first, if there is one)."""
     async with database.transaction() as session:
-        await session.execute(update(Broadcast).where(_still_at(walk)).values(lease_until=None))
+        await session.execute(update(Broadcast).where(_still_at(walk)).values(lease_until=now()))
 
 
 async def _deliver_batch(database: Database, walk: Walk, batch: int) -> Walk | None:
@@ -237,9 +240,10 @@ async def _deliver(
         EngagementDelivery.engagement_id == engagement.id,
         EngagementDelivery.end_user_id == EndUser.id,
     )
-    # The batch's threads are locked first, in one order, as a chat send locks its thread
-    # before the engagement: a send in one of them commits before the batch looks at who holds
-    # the engagement, or waits for the batch to commit; never both waiting for each other.
+    # The batch's threads are locked first, in one order, then the engagement: the order a
+    # chat send takes them in. A send, or another broadcast's batch, of the same engagement
+    # commits before this batch looks at who holds it, or waits for the batch to commit;
+    # never both waiting for each other.
     await session.execute(
         select(Conversation.id)
         .where(
@@ -248,6 +252,9 @@ async def _deliver(
         )
         .order_by(Conversation.id)
         .with_for_update()
+    )
+    await session.execute(
+        select(Engagement.id).where(Engagement.id == engagement.id).with_for_update()
     )
     audience = audience_of(walk.tenant_id, walk.channel_id, walk.audience)
     recipients = select(

@@ -1,13 +1,9 @@
 import uuid
-from typing import Annotated, Literal
-
-from pydantic import Field
+from typing import Literal
 
 from relaydesk.approvals.models import RequestKind
 from relaydesk.broadcasts.models import Audience
-from relaydesk.schemas import Input, UtcDatetime
-
-Description = Annotated[str, Field(max_length=2000)]
+from relaydesk.schemas import Description, Input, UtcDatetime
 
 AUDIENCE_LABELS = {
     Audience.NON_FOLLOWERS: "End users who don't follow the channel",

@@ -6,7 +6,6 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     Field,
     HttpUrl,
@@ -21,7 +20,7 @@ from relaydesk.engagements.models import (
     EngagementStatus,
     RedemptionType,
 )
-from relaydesk.schemas import Input, Output
+from relaydesk.schemas import Input, Output, UtcDatetime
 
 TITLE_MAX = 200
 PROMO_NAME_MAX = 80
@@ -98,8 +97,8 @@ class _Create(Input):
     channel_id: uuid.UUID
     title: Title
     description: Description = ""
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> "_Create":
@@ -141,8 +140,8 @@ class EngagementUpdate(Input):
     channel_id: uuid.UUID | None = None
     title: Title | None = None
     description: Description | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
     data: dict[str, Any] | None = None
 
     @model_validator(mode="after")

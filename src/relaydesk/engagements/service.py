@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from sqlalchemy import Select, and_, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk.approvals.models import PartnerRequest, RequestKind, RequestStatus
 from relaydesk.attachments.models import AttachmentKind
 from relaydesk.attachments.service import FileReference, claim_engagement_files
 from relaydesk.audit.service import record
 from relaydesk.auth.principal import StaffPrincipal
+from relaydesk.broadcasts.models import Broadcast, BroadcastState
 from relaydesk.catalogue.models import EngagementType
 from relaydesk.clock import now
 from relaydesk.engagements import schemas
@@ -228,6 +230,21 @@ async def create_engagement(
     return engagement_view(engagement)
 
 
+async def in_broadcast(session: AsyncSession, engagement_id: uuid.UUID) -> bool:
+    """Whether a broadcast of the engagement waits for approval or for its delivery to end:
+    what the tenant approves is what end users get."""
+    waiting = select(PartnerRequest.id).where(
+        PartnerRequest.kind == RequestKind.BROADCAST,
+        PartnerRequest.status == RequestStatus.PENDING,
+        PartnerRequest.subject_id == engagement_id,
+    )
+    delivering = select(Broadcast.id).where(
+        Broadcast.engagement_id == engagement_id,
+        Broadcast.state.in_((BroadcastState.SCHEDULED, BroadcastState.RUNNING)),
+    )
+    return bool(await session.scalar(waiting.union_all(delivering).limit(1)))
+
+
 def _check_changeable(engagement: Engagement, changes: dict[str, Any]) -> None:
     if engagement.status == EngagementStatus.FINISHED:
         raise Conflict("A finished engagement can't be changed.", code=FINISHED)
@@ -254,6 +271,12 @@ async def update_engagement(
     engagement = await get_engagement(session, staff, engagement_id, lock=True)
     changes = data.model_dump(exclude_unset=True, exclude={"data"})
     _check_changeable(engagement, changes)
+    if data.model_fields_set and await in_broadcast(session, engagement.id):
+        raise Conflict(
+            "This engagement is in a broadcast waiting for approval or delivery: it stays as "
+            "it was asked for until the broadcast ends.",
+            code="engagement_in_broadcast",
+        )
     if "channel_id" in changes:
         await tenancy.get_channel(session, staff, changes["channel_id"])
     title = changes.get("title", engagement.title)
