@@ -87,11 +87,14 @@ class EngagementDelivery(Base):
     )
 
     id: Mapped[Id]
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenant.id"))
-    partner_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("partner.id"))
+    # The engagement's own tenant, partner and channel, kept beside it so lists filter without
+    # a join; checked through the engagement's key rather than each its own, as a broadcast
+    # writes these rows by the million.
+    tenant_id: Mapped[uuid.UUID]
+    partner_id: Mapped[uuid.UUID]
     engagement_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("engagement.id"))
     end_user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("end_user.id"))
-    channel_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("channel.id"))
+    channel_id: Mapped[uuid.UUID]
     conversation_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("conversation.id", ondelete="SET NULL")
     )
@@ -99,8 +102,9 @@ class EngagementDelivery(Base):
         sa.ForeignKey("message.id", ondelete="SET NULL")
     )
     sender_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
-    # Set for deliveries of a broadcast (PM-4) instead of a sender and a conversation.
-    broadcast_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("broadcast.id"))
+    # Set for deliveries of a broadcast (PM-4) instead of a sender and a conversation; the
+    # broadcast writing them is its own check.
+    broadcast_id: Mapped[uuid.UUID | None]
     # Kept beside the engagement's own so history filters by type without a join.
     engagement_type: Mapped[EngagementType] = mapped_column(string_enum(EngagementType))
     state: Mapped[DeliveryState] = mapped_column(string_enum(DeliveryState))
@@ -117,8 +121,9 @@ class EngagementActivity(Base):
     __table_args__ = (sa.Index("ix_engagement_activity_end_user", "end_user_id", "occurred_at"),)
 
     id: Mapped[Id]
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenant.id"))
-    partner_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("partner.id"))
+    # The engagement's tenant and partner, copied like a delivery's (see there).
+    tenant_id: Mapped[uuid.UUID]
+    partner_id: Mapped[uuid.UUID]
     end_user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("end_user.id"))
     delivery_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("engagement_delivery.id", ondelete="SET NULL")

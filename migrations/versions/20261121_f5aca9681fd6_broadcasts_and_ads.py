@@ -1,8 +1,8 @@
 """broadcasts and ads
 
-Revision ID: 20bef13c6c3f
+Revision ID: f5aca9681fd6
 Revises: f9e2cc376a80
-Create Date: 2026-11-21 22:21:37.430312
+Create Date: 2026-11-21 23:29:16.805073
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "20bef13c6c3f"
+revision: str = "f5aca9681fd6"
 down_revision: str | None = "f9e2cc376a80"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -106,13 +106,24 @@ def upgrade() -> None:
     with op.batch_alter_table("end_user", schema=None) as batch_op:
         batch_op.create_index("ix_end_user_tenant", ["tenant_id", "id"], unique=False)
 
+    with op.batch_alter_table("engagement_activity", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_engagement_activity_tenant_id_tenant"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_engagement_activity_partner_id_partner"), type_="foreignkey"
+        )
+
     with op.batch_alter_table("engagement_delivery", schema=None) as batch_op:
         batch_op.add_column(sa.Column("broadcast_id", sa.Uuid(), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_engagement_delivery_broadcast_id_broadcast"),
-            "broadcast",
-            ["broadcast_id"],
-            ["id"],
+        batch_op.drop_constraint(
+            batch_op.f("fk_engagement_delivery_channel_id_channel"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_engagement_delivery_tenant_id_tenant"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_engagement_delivery_partner_id_partner"), type_="foreignkey"
         )
 
     with op.batch_alter_table("partner_request", schema=None) as batch_op:
@@ -149,10 +160,33 @@ def downgrade() -> None:
         )
 
     with op.batch_alter_table("engagement_delivery", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("fk_engagement_delivery_broadcast_id_broadcast"), type_="foreignkey"
+        batch_op.create_foreign_key(
+            batch_op.f("fk_engagement_delivery_partner_id_partner"),
+            "partner",
+            ["partner_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_engagement_delivery_tenant_id_tenant"), "tenant", ["tenant_id"], ["id"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_engagement_delivery_channel_id_channel"),
+            "channel",
+            ["channel_id"],
+            ["id"],
         )
         batch_op.drop_column("broadcast_id")
+
+    with op.batch_alter_table("engagement_activity", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            batch_op.f("fk_engagement_activity_partner_id_partner"),
+            "partner",
+            ["partner_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_engagement_activity_tenant_id_tenant"), "tenant", ["tenant_id"], ["id"]
+        )
 
     with op.batch_alter_table("end_user", schema=None) as batch_op:
         batch_op.drop_index("ix_end_user_tenant")
