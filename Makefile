@@ -41,10 +41,11 @@ test: setup /usr/bin/chromium
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 ## bench: chat delivery under load next to a bare baseline, the analytics reads on 100,000 chat
-## sessions, and the server's memory during the CSV exports at 10,000 and 100,000 rows (SQLite;
-## PostgreSQL + Redis when reachable); writes docs/performance.md.
-## Options: make bench BENCH_ARGS="--suite exports" (or analytics, chat; --quick, --backends sqlite;
-## --help lists all)
+## sessions, the server's memory during the CSV exports at 10,000 and 100,000 rows, and a
+## broadcast delivered to 1,000,000 end users (SQLite; PostgreSQL + Redis when reachable);
+## writes docs/performance.md.
+## Options: make bench BENCH_ARGS="--suite exports" (or analytics, chat, broadcasts; --quick,
+## --backends sqlite; --help lists all)
 bench: setup
 	$(UV) run python -m bench.run $(BENCH_ARGS)
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 
-from bench import analytics, analytics_seed, exports, exports_seed
+from bench import analytics, analytics_seed, broadcasts, broadcasts_seed, exports, exports_seed
 from bench.load import SCHEDULE_LAG_LIMIT_SECONDS, Percentiles, StepResult
+from relaydesk.broadcasts.models import Audience
 
 LATENCY_LIMIT_SECONDS = 0.100
 TARGET_RATIO = 0.70
@@ -314,17 +315,19 @@ def render_chat(machine: Machine, method: Method, sweeps: list[Sweep]) -> str:
 
 _PAGE_HEADER = (
     "# Performance\n\n"
-    "Written by `make bench` in three parts, each measured by its own suite and stating when "
+    "Written by `make bench` in four parts, each measured by its own suite and stating when "
     "and on which machine: chat delivery under load (from *Machine* to the backends' tables), "
-    "the [chat analytics reads](#analytics), and the server's memory during the [CSV "
-    "exports](#exports). `make bench` runs all three; "
-    '`make bench BENCH_ARGS="--suite chat"` (or `analytics`, `exports`) refreshes one part and '
-    "keeps the others (`make bench BENCH_ARGS=--help` lists the options)."
+    "the [chat analytics reads](#analytics), the server's memory during the [CSV "
+    "exports](#exports), and the worker's [broadcast delivery](#broadcasts) to a million end "
+    "users. `make bench` runs all four; "
+    '`make bench BENCH_ARGS="--suite chat"` (or `analytics`, `exports`, `broadcasts`) refreshes '
+    "one part and keeps the others (`make bench BENCH_ARGS=--help` lists the options)."
 )
 _PART_STARTS = {
     "chat": "\n## Machine\n",
     "analytics": "\n## Analytics\n",
     "exports": "\n## Exports\n",
+    "broadcasts": "\n## Broadcasts\n",
 }
 
 
@@ -337,9 +340,17 @@ def _parts(page: str) -> dict[str, str]:
     return {suite: page[at:end].strip() for (at, suite), end in zip(found, ends[1:], strict=True)}
 
 
-def compose(page: str, *, chat: str | None, analytics: str | None, exports: str | None) -> str:
+def compose(
+    page: str,
+    *,
+    chat: str | None,
+    analytics: str | None,
+    exports: str | None,
+    broadcasts: str | None = None,
+) -> str:
     """docs/performance.md with the parts measured now, and the other parts as they were."""
-    kept, measured = _parts(page), {"chat": chat, "analytics": analytics, "exports": exports}
+    kept = _parts(page)
+    measured = {"chat": chat, "analytics": analytics, "exports": exports, "broadcasts": broadcasts}
     parts = [measured[suite] or kept.get(suite) for suite in _PART_STARTS]
     return "\n\n".join([_PAGE_HEADER, *(part for part in parts if part)]) + "\n"
 
@@ -719,4 +730,268 @@ def _exports_method() -> list[str]:
         "over the memory before the download and over the idle server's; *server CPU*: CPU "
         "seconds the server used during the download; *healthz*: p50 and slowest of the "
         "`GET /healthz` meanwhile. Memory in MiB.",
+    ]
+
+
+# Broadcasts
+
+# Flat: from the smallest size to the largest, the peak over the memory before the delivery
+# grows by less than this per added end user: half of what holding just each one's 16-byte id
+# would take (as Python objects, several times more) ...
+FLAT_BYTES_PER_END_USER = 8
+# ... or by less than this in all: what the same delivery's peak varies by from run to run.
+FLAT_NOISE_KIB = 1024
+
+
+def _measured(run: broadcasts.Run) -> list[broadcasts.Delivery]:
+    return [delivery for delivery in run.deliveries if not delivery.warmup]
+
+
+def _delivery_result(delivery: broadcasts.Delivery) -> str:
+    if delivery.finished:
+        return (
+            f"{delivery.delivered:,} in **{delivery.seconds:.1f} s** "
+            f"({delivery.per_second:,.0f} deliveries/s)"
+        )
+    return (
+        f"**not done**: {delivery.delivered:,} of {delivery.audience_size:,} in "
+        f"{delivery.seconds:.1f} s ({delivery.per_second:,.0f} deliveries/s), then "
+        f"`{delivery.error}`"
+    )
+
+
+def _meets(delivery: broadcasts.Delivery) -> bool:
+    """Delivered whole at the rate that reaches the target's million in the target's time."""
+    rate = broadcasts.TARGET_END_USERS / broadcasts.TARGET_SECONDS
+    return delivery.finished and delivery.per_second >= rate
+
+
+def _memory_flatness(run: broadcasts.Run) -> list[str]:
+    """Per batch size: the peak over the memory before, at each size, and whether it is flat."""
+    lines = []
+    for batch in dict.fromkeys(d.batch for d in _measured(run)):
+        chosen = [
+            d for d in _measured(run) if d.batch == batch and d.audience == Audience.ALL_END_USERS
+        ]
+        peaks = " and ".join(
+            f"{_mib(d.peak - d.rss_before)} MiB at {d.end_users:,}" for d in chosen
+        )
+        line = f"  - batch {batch:,}: the peak over the memory before is {peaks} end users"
+        unfinished = [d for d in chosen if not d.finished]
+        if unfinished:
+            line += " (not done at " + ", ".join(
+                f"{d.end_users:,}: {d.delivered:,} delivered" for d in unfinished
+            )
+            line += "; no verdict)"
+        elif len(chosen) > 1 and chosen[-1].delivered > chosen[0].delivered:
+            small, large = chosen[0], chosen[-1]
+            grown = (large.peak - large.rss_before) - (small.peak - small.rss_before)
+            added = large.delivered - small.delivered
+            flat = grown * 1024 / added < FLAT_BYTES_PER_END_USER or grown < FLAT_NOISE_KIB
+            line += (
+                f": {grown / 1024:+.1f} MiB for {added:,} more deliveries "
+                f"({grown * 1024 / added:+.1f} B each), {'**flat**' if flat else '**not flat**'}"
+            )
+        lines.append(line + ".")
+    return lines
+
+
+def _broadcasts_verdict(run: broadcasts.Run) -> list[str]:
+    measured = [d for d in _measured(run) if d.audience == Audience.ALL_END_USERS]
+    if not measured:
+        return [f"- **{run.backend}**: not measured: `{run.error}`"]
+    largest = max(d.end_users for d in measured)
+    at_largest = [d for d in measured if d.end_users == largest]
+    worker = next((d for d in at_largest if d.batch == broadcasts.BATCH), at_largest[0])
+    stated = run.backend == "PostgreSQL" and largest == broadcasts.TARGET_END_USERS
+
+    def against_target(delivery: broadcasts.Delivery) -> str:
+        if not stated:
+            return ""
+        met = "meets" if _meets(delivery) else "misses"
+        return f": **{met}** the target of {broadcasts.TARGET_SECONDS:.0f} s"
+
+    lines = [
+        f"- **{run.backend}**, {largest:,} end users, at the worker's batch of "
+        f"{worker.batch:,}: {_delivery_result(worker)}{against_target(worker)}."
+    ]
+    finished = [d for d in at_largest if d.finished]
+    fastest = min(finished, key=lambda delivery: delivery.seconds) if finished else None
+    if fastest is not None and fastest is not worker:
+        lines.append(
+            f"  - Fastest batch size tried: {fastest.batch:,}, {_delivery_result(fastest)}"
+            f"{against_target(fastest)}."
+        )
+    floor = run.baseline_for(largest)
+    if floor is not None:
+        timed = fastest or worker
+        lines.append(
+            f"  - Baseline: the bare `INSERT … SELECT` of {floor.rows:,} rows into a table "
+            f"without indexes takes {floor.seconds:.1f} s ({floor.per_second:,.0f} rows/s); "
+            f"the {'fastest ' if fastest else ''}delivery "
+            f"{'takes' if timed.finished else 'had taken, when it stopped,'} "
+            f"**{timed.seconds / floor.seconds:.0f}×** as long."
+        )
+    lines += _memory_flatness(run)
+    if run.error:
+        lines.append(f"  - Stopped early: `{run.error}`")
+    return lines
+
+
+_DELIVERY_HEADER = (
+    "| end users | audience | batch | delivered | cards | time | deliveries/s | × baseline "
+    "| RSS before | peak (samples) | kernel peak | peak − before | CPU worker | CPU machine |\n"
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+    "| ---: |"
+)
+
+
+def _delivery_row(delivery: broadcasts.Delivery, floor: broadcasts.Baseline | None) -> str:
+    kernel = "–" if delivery.kernel_peak is None else _mib(delivery.kernel_peak)
+    notes = " (warm-up)" if delivery.warmup else ""
+    notes += "" if delivery.finished else " **not done**"
+    cells = [
+        f"{delivery.end_users:,}",
+        f"{delivery.audience.value}{notes}",
+        f"{delivery.batch:,}",
+        f"{delivery.delivered:,} of {delivery.audience_size:,}",
+        f"{delivery.cards:,}",
+        f"{delivery.seconds:.1f} s",
+        f"{delivery.per_second:,.0f}",
+        "–" if floor is None else f"{delivery.seconds / floor.seconds:.1f}×",
+        _mib(delivery.rss_before),
+        f"{_mib(delivery.rss_peak)} ({delivery.samples})",
+        kernel,
+        f"+{_mib(delivery.peak - delivery.rss_before)}",
+        f"{delivery.cpu_seconds:.1f} s",
+        f"{delivery.machine_cpu_seconds:.1f} s",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _statement_times(run: broadcasts.Run) -> list[str]:
+    """Where the time of each delivery at the largest size went, statement by statement."""
+    measured = _measured(run)
+    largest = max(delivery.end_users for delivery in measured)
+    lines = [
+        "Where the time went at the largest size, by statement (timed around each statement "
+        "the worker sent; *longest*: the slowest one; *(failed)*: cancelled by the statement "
+        "timeout; *the rest*: commits, the worker's own Python, the cards' events):",
+        "",
+        "| audience | batch | statement | count | time | share | longest |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for delivery in (d for d in measured if d.end_users == largest):
+        shown = delivery.statements[:5]
+        rest = delivery.seconds - sum(statement.seconds for statement in shown)
+        rows = [(s.name, f"{s.count:,}", s.seconds, f"{s.longest:.2f} s") for s in shown]
+        for name, count, seconds, longest in [*rows, ("the rest", "", rest, "")]:
+            lines.append(
+                f"| {delivery.audience.value} | {delivery.batch:,} | {name} | {count} | "
+                f"{seconds:.1f} s | {seconds / delivery.seconds:.0%} | {longest} |"
+            )
+    return lines
+
+
+def _broadcasts_run_section(run: broadcasts.Run) -> list[str]:
+    lines = [f"### {run.backend}", ""]
+    if not run.seeded:
+        return [*lines, f"Not measured: `{run.error}`"]
+    seeded = "; ".join(f"{size:,} end users in {seconds:.1f} s" for size, seconds in run.seeded)
+    floors = "; ".join(
+        f"{floor.rows:,} rows in {floor.seconds:.2f} s ({floor.per_second:,.0f} rows/s)"
+        for floor in run.baselines
+    )
+    lines += [
+        f"Seeded (cumulative) {seeded}. Baseline, the bare `INSERT … SELECT`: {floors}."
+        + (f" Settings: {run.settings}." if run.settings else ""),
+        "",
+        _DELIVERY_HEADER,
+        *(_delivery_row(d, run.baseline_for(d.end_users)) for d in run.deliveries),
+    ]
+    if _measured(run):
+        lines += ["", *_statement_times(run)]
+    return [*lines, "", f"Stopped early: `{run.error}`"] if run.error else lines
+
+
+def render_broadcasts(
+    machine: Machine, sizes: list[int], batches: list[int], runs: list[broadcasts.Run]
+) -> str:
+    """The broadcasts part of the page: when, on what, how, and every delivery."""
+    lines = [
+        "## Broadcasts",
+        "",
+        f"Measured by `make bench` (`--suite broadcasts`) on {machine.date}: {machine.cpu}, "
+        f"{machine.cores} cores (`nproc`), {machine.memory_gib:.0f} GiB RAM; {machine.system}; "
+        f"Python {machine.python}; {machine.services}; load average (1, 5, 15 min) "
+        f"{machine.load_average}.",
+        "",
+        f"Target: the worker delivers one broadcast to {broadcasts.TARGET_END_USERS:,} end "
+        f"users on PostgreSQL in under {broadcasts.TARGET_SECONDS:.0f} s, and its memory stays "
+        "flat: its peak over its memory before the delivery about the same at every size. "
+        f"*Flat* here: from the smallest size to the largest the peak grows by less than "
+        f"{FLAT_BYTES_PER_END_USER} bytes per added delivery (holding just each end user's "
+        f"id would take 16), or by less than {FLAT_NOISE_KIB // 1024} MiB in all (what one "
+        "delivery's peak varies by from run to run).",
+        "",
+        *(line for run in runs for line in _broadcasts_verdict(run)),
+        "",
+        *_broadcasts_method(sizes, batches),
+    ]
+    for run in runs:
+        lines += ["", *_broadcasts_run_section(run)]
+    return "\n".join(lines)
+
+
+def _broadcasts_method(sizes: list[int], batches: list[int]) -> list[str]:
+    counts = " and ".join(f"{size:,}" for size in sizes)
+    tried = ", ".join(f"{batch:,}" for batch in batches)
+    return [
+        "### Method",
+        "",
+        "`bench/broadcasts.py`, per backend (PostgreSQL first): a fresh database (PostgreSQL: "
+        "a new, randomly named database, dropped afterwards) migrated by `relaydesk.migrate`; "
+        "the tenant, the partner, its admin and an agent through the services, and two "
+        "channels with chat on. The end users are written set-based (`bench/broadcasts_seed.py`: "
+        "one `INSERT … SELECT` over a generated series per table, ids UUIDv7 in id order as "
+        f"relaydesk's are), {counts} on PostgreSQL and a tenth of that on SQLite: "
+        f"1 in {broadcasts_seed.FOLLOWER_EVERY} follows the broadcast's channel, "
+        f"{len(broadcasts_seed.THREADS)} in {broadcasts_seed.THREAD_PERIOD} have a chat thread "
+        "with it (half of them followers), "
+        f"{len(broadcasts_seed.OTHER_THREADS)} in {broadcasts_seed.THREAD_PERIOD} one with the "
+        f"partner's other channel, each thread with {broadcasts_seed.MESSAGES_PER_THREAD} "
+        "messages; then `VACUUM ANALYZE` on PostgreSQL (what autovacuum keeps current in "
+        "production), nothing on SQLite (nothing analyzes a relaydesk SQLite file). Whether "
+        "PostgreSQL's statistics are refreshed during a delivery is up to the server's "
+        "autovacuum (its setting is under *Settings* below).",
+        "- Baseline at each size, on the same database in the same run: as many rows shaped "
+        "as engagement deliveries (ids made as the delivery makes them) written by one bare "
+        "`INSERT … SELECT` over a generated series into a scratch table without indexes, "
+        "constraints or triggers (`CHECKPOINT` before it): the database's raw insert speed. "
+        "*× baseline* is a delivery's time over it.",
+        "- Each delivery: a new active message engagement of the channel, its approved "
+        "broadcast request, and the broadcast (state `scheduled`, due a minute ago) written "
+        "directly: the approval workflow is not what is measured. After a `CHECKPOINT`, "
+        "`deliver_due_broadcasts(database, batch=…)` runs in the bench process with its own "
+        "pool and an in-memory bus (the cards' events are built and published, to no "
+        "subscriber), until the broadcast is done, for at most the delivery budget; PostgreSQL "
+        f"cancels a statement after {broadcasts.STATEMENT_TIMEOUT_SECONDS} s. A delivery "
+        "stopped either way is reported *not done* with how far it came. At each size one "
+        f"broadcast to all end users per batch size ({tried}); at the largest one more, to "
+        "the channel's non-followers, at the batch size that was fastest there. The process's "
+        "first delivery is repeated: the first pays for what runs once (a *warm-up*, left out "
+        "of the verdict).",
+        f"- Meanwhile a thread reads the bench process's VmRSS every "
+        f"{exports.SAMPLE_SECONDS * 1000:.0f} ms, and the kernel's record of the peak "
+        "(VmHWM, reset through `/proc/self/clear_refs` before) is read after: *peak − before* "
+        "is the higher of the two over the memory just before the delivery. *CPU worker*: the "
+        "bench process's CPU seconds (the worker's Python, the driver); *CPU machine*: every "
+        "core's busy seconds, PostgreSQL's and anything else running on the machine. Memory "
+        "in MiB.",
+        "- Checked after each delivery: the broadcast is `done` with `delivered_count` and "
+        "`total` equal to the audience the seed implies; its deliveries count as many rows as "
+        "distinct end users (nobody twice), each with one `received` activity line; the "
+        "channel's threads moved on by exactly one card each for the audience's threads, with "
+        "as many engagement cards in them; no thread with the other channel moved. An "
+        "unfinished delivery is checked as far as it came.",
     ]

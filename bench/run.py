@@ -1,6 +1,7 @@
 """`make bench`: three suites, each writing its part of docs/performance.md.
 
-    python -m bench.run [--suite chat,analytics,exports] [--quick] [--backends sqlite,postgresql]
+    python -m bench.run [--suite chat,analytics,exports,broadcasts] [--quick]
+                        [--backends sqlite,postgresql]
 
 chat: sweep the message rate on relaydesk and on the baseline. For every backend and target:
 a fresh database, the target's servers, its clients set up and connected, one priming message
@@ -15,6 +16,12 @@ exports: the streamed CSV exports at 10,000 and 100,000 rows (bench/exports.py).
 backend: a fresh database, one server, the partners and requests grown in bulk to each size,
 each export downloaded whole while the server's resident memory is sampled, next to the idle
 server's memory and GET /healthz.
+
+broadcasts: one broadcast delivered to 100,000 and to 1,000,000 end users on PostgreSQL (a
+tenth of that on SQLite) by the worker's own function in this process (bench/broadcasts.py).
+For every backend: a fresh database, the end users grown in bulk to each size, a bare
+INSERT … SELECT of as many rows as the baseline, then one broadcast per batch size, timed
+while this process's resident memory is sampled, and checked.
 
 A run of some suites keeps the others' parts of the report as they were.
 Servers and PostgreSQL databases are removed again however the run ends (Ctrl-C included).
@@ -38,19 +45,21 @@ import uvloop
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bench import analytics, analytics_seed, exports, report, targets
+from bench import analytics, analytics_seed, broadcasts, exports, report, targets
 from bench.load import LoadGenerator, Step, StepResult
 from bench.servers import ROOT, DatabaseUrls, postgresql_database, sqlite_database
 
-SUITES = ("chat", "analytics", "exports")
+SUITES = ("chat", "analytics", "exports", "broadcasts")
 DEFAULT_RATES = "25,50,100,150,200,225,250,275,300,350,400,450,500,600,800,1000"
 FULL = {
     "conversations": 200, "agents": 20, "rates": DEFAULT_RATES, "duration": 10.0, "warmup": 3.0,
     "sessions": 100_000, "requests": 200, "export_rows": "10000,100000",
+    "end_users": "100000,1000000", "delivery_budget": 300.0,
 }  # fmt: skip
 QUICK = {
     "conversations": 20, "agents": 3, "rates": "20,40", "duration": 3.0, "warmup": 1.0,
     "sessions": 10_000, "requests": 20, "export_rows": "1000,10000",
+    "end_users": "10000,100000", "delivery_budget": 60.0,
 }  # fmt: skip
 # A step this bad ends the sweep: higher rates can only be worse. The achieved rate is held
 # against the offered one (sends started in the window), which a Poisson schedule scatters
@@ -82,6 +91,9 @@ class Options:
     sessions: int
     requests: int
     export_rows: list[int]
+    end_users: list[int]
+    batches: list[int]
+    delivery_budget: float
 
 
 def _csv(text: str) -> list[str]:
@@ -97,14 +109,15 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument(
         "--suite",
         default=",".join(SUITES),
-        help="chat,analytics,exports: the suites to run (all three)",
+        help="chat,analytics,exports,broadcasts: the suites to run (all four)",
     )
     parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite,postgresql")
     parser.add_argument(
         "--quick",
         action="store_true",
         help="a short check of the whole path (chat: C=20, A=3, rates 20,40, 3 s steps; "
-        "analytics: 10,000 sessions, 20 requests a read; exports: 1,000 and 10,000 rows); "
+        "analytics: 10,000 sessions, 20 requests a read; exports: 1,000 and 10,000 rows; "
+        "broadcasts: 10,000 and 100,000 end users); "
         "writes no report unless --output is given",
     )
     chat = parser.add_argument_group("chat suite")
@@ -122,6 +135,24 @@ def parse_options(argv: list[str]) -> Options:
     downloads = parser.add_argument_group("exports suite")
     downloads.add_argument(
         "--export-rows", help="partners and requests at each size, ascending (10000,100000)"
+    )
+    delivery = parser.add_argument_group("broadcasts suite")
+    delivery.add_argument(
+        "--end-users",
+        help="end users at each size on PostgreSQL, ascending; SQLite gets a tenth "
+        "(100000,1000000)",
+    )
+    delivery.add_argument(
+        "--batches",
+        default=",".join(str(batch) for batch in broadcasts.default_batches()),
+        help="end users per transaction, one broadcast each at each size "
+        f"({','.join(str(batch) for batch in broadcasts.default_batches())}: the worker's "
+        "own and two larger)",
+    )
+    delivery.add_argument(
+        "--delivery-budget",
+        type=float,
+        help="seconds a delivery may take before it is stopped and reported unfinished (300)",
     )
     parser.add_argument("--output", type=Path, help="default docs/performance.md, unless --quick")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -145,6 +176,15 @@ def parse_options(argv: list[str]) -> Options:
         export_rows = []
     if not export_rows or export_rows[0] < 1 or export_rows != sorted(set(export_rows)):
         parser.error("--export-rows needs sizes of at least 1, ascending")
+    try:
+        end_users = [int(size) for size in _csv(arguments.end_users)]
+        batches = [int(batch) for batch in _csv(arguments.batches)]
+    except ValueError:
+        end_users, batches = [], []
+    if not end_users or end_users[0] < 10 or end_users != sorted(set(end_users)):
+        parser.error("--end-users needs sizes of at least 10, ascending")
+    if not batches or min(batches) < 1:
+        parser.error("--batches needs batch sizes of at least 1")
     output = arguments.output
     if output is None and not arguments.quick:
         output = ROOT / "docs" / "performance.md"
@@ -165,6 +205,9 @@ def parse_options(argv: list[str]) -> Options:
         sessions=arguments.sessions,
         requests=arguments.requests,
         export_rows=export_rows,
+        end_users=end_users,
+        batches=batches,
+        delivery_budget=arguments.delivery_budget,
     )
 
 
@@ -402,6 +445,33 @@ async def _exports(options: Options) -> str:
     return report.render_exports(machine, options.export_rows, runs)
 
 
+async def _broadcasts(options: Options) -> str:
+    """The broadcasts suite, PostgreSQL first (the target is stated for it); its part of the
+    report."""
+    load_average = report.load_average()
+    services, runs = "PostgreSQL not used", []
+    for name in sorted(options.backends, key=lambda backend: backend != "postgresql"):
+        label = "PostgreSQL" if name == "postgresql" else "SQLite"
+        if name == "postgresql":
+            try:
+                services = await _postgres_settings(options)
+            except (OSError, asyncpg.PostgresError) as error:
+                print(f"PostgreSQL: not reachable, skipped: {error!r}", flush=True)
+                runs.append(broadcasts.Run(label, error=f"not reachable: {error!r}"))
+                continue
+        print(f"broadcasts on {label}", flush=True)
+        run = await broadcasts.run_backend(
+            name, label, options.postgres_url, options.end_users, options.batches,
+            options.delivery_budget,
+        )  # fmt: skip
+        if run.error:
+            print(f"  stopped: {run.error}", flush=True)
+        runs.append(run)
+    load_averages = f"{load_average} before the run, {report.load_average()} after"
+    machine = report.describe_machine(services, load_averages)
+    return report.render_broadcasts(machine, options.end_users, options.batches, runs)
+
+
 async def main(options: Options) -> None:
     loop, task = asyncio.get_running_loop(), asyncio.current_task()
     assert task is not None
@@ -409,14 +479,15 @@ async def main(options: Options) -> None:
     chat = await _chat(options) if "chat" in options.suites else None
     reads = await _analytics(options) if "analytics" in options.suites else None
     downloads = await _exports(options) if "exports" in options.suites else None
+    sent = await _broadcasts(options) if "broadcasts" in options.suites else None
     if options.output:
         page = options.output.read_text() if options.output.exists() else ""
         options.output.write_text(
-            report.compose(page, chat=chat, analytics=reads, exports=downloads)
+            report.compose(page, chat=chat, analytics=reads, exports=downloads, broadcasts=sent)
         )
         print(f"wrote {options.output}")
     else:
-        print("\n\n".join(part for part in (chat, reads, downloads) if part))
+        print("\n\n".join(part for part in (chat, reads, downloads, sent) if part))
 
 
 if __name__ == "__main__":
