@@ -51,21 +51,35 @@ def uuid7() -> uuid.UUID:
 
 def uuid7_in_sql(dialect: str, at: datetime) -> sa.ColumnElement[uuid.UUID]:
     """A new version 7 id for each row of an `INSERT … SELECT`, timed `at`, made by the
-    database: rows written in bulk sort among the others by when they were made."""
-    unix_ms = int(at.timestamp() * 1000)
+    database: rows written in bulk sort among the others by when they were made. The time is
+    a bound parameter, so every batch sends the same statement (and reuses its plan)."""
+    unix_ms = sa.literal(int(at.timestamp() * 1000), sa.BigInteger)
+    func = sa.func
     if dialect == "postgresql":
-        random_hex = "md5(random()::text)"
-        text = (
-            f"lpad(to_hex({unix_ms}::bigint), 12, '0') || '7' || substr({random_hex}, 1, 3)"
-            f" || to_hex(8 + floor(random() * 4)::int) || substr({random_hex}, 1, 15)"
-        )
-        return sa.cast(sa.literal_column(text), sa.Uuid)
+        parts = [
+            func.lpad(func.to_hex(unix_ms), 12, "0"),
+            sa.literal("7"),
+            func.substr(func.md5(sa.cast(func.random(), sa.Text)), 1, 3),
+            func.to_hex(8 + sa.cast(func.floor(func.random() * 4), sa.Integer)),
+            func.substr(func.md5(sa.cast(func.random(), sa.Text)), 1, 15),
+        ]
+        return sa.cast(_joined(parts), sa.Uuid)
     # SQLite keeps ids as 32 bare hex digits.
-    text = (
-        f"lower(printf('%012x', {unix_ms}) || '7' || substr(hex(randomblob(2)), 2, 3)"
-        " || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(8)), 2, 15))"
-    )
-    return sa.type_coerce(sa.literal_column(text), sa.Uuid)
+    parts = [
+        func.printf("%012x", unix_ms),
+        sa.literal("7"),
+        func.substr(func.hex(func.randomblob(2)), 2, 3),
+        func.substr("89ab", 1 + func.abs(func.random()) % 4, 1),
+        func.substr(func.hex(func.randomblob(8)), 2, 15),
+    ]
+    return sa.type_coerce(func.lower(_joined(parts)), sa.Uuid)
+
+
+def _joined(parts: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[str]:
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.op("||")(part)
+    return joined
 
 
 class UTCDateTime(TypeDecorator[datetime]):
