@@ -15,6 +15,7 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
+from relaydesk.attachments.models import Attachment
 from relaydesk.auth.models import ApiToken
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.secrets import digest
@@ -588,6 +589,7 @@ class TestDemo:
             ("partnership", "Pixel Arcade", "pending"),
             ("partnership", "Nordwind Sports", "pending"),
             ("addon", "Café Aurora", "pending"),
+            ("ad", "Café Aurora", "approved"),
             ("addon", "Nordwind Sports", "approved"),
             ("partnership", "QuickLoans 24", "rejected"),
             ("ad_package", "Café Aurora", "approved"),
@@ -608,6 +610,17 @@ class TestDemo:
         )
         assert delivered.json()["details"]["delivery"]["state"] == "done"
         assert delivered.json()["details"]["delivered_count"] == 12
+        # And the end-user app has Café Aurora's banner to show, its picture fetchable.
+        served = (await client.get("/api/v1/me/ads", headers=headers)).json()["items"]
+        assert [(ad["ad_type"], ad["title"]) for ad in served] == [
+            ("banner", "Autumn menu at Café Aurora")
+        ]
+        async with database.transaction() as session:
+            picture = await session.get_one(
+                Attachment, uuid.UUID(served[0]["media_url"].rsplit("/", 1)[1])
+            )
+        assert picture.content_type == "image/png"
+        assert (relaydesk.data_dir / "attachments" / picture.storage_key).stat().st_size > 0
 
     async def test_second_run_loads_nothing_and_repeats_the_sign_ins(
         self, relaydesk: Relaydesk, client: httpx.AsyncClient, database: Database

@@ -128,7 +128,21 @@ def worker() -> None:
 def demo() -> None:
     """Fill an empty database with demo data and print the sign-in details."""
     settings = Settings()
-    _print(_in_transaction(lambda session: demo_data.load(session, settings)))
+    loaded = _in_transaction(lambda session: demo_data.load(session, settings))
+    if loaded["loaded"]:
+        asyncio.run(_demo_ad(settings))
+    _print(loaded)
+
+
+async def _demo_ad(settings: Settings) -> None:
+    """The demo's banner ad: its picture is stored like an upload, apart from the rest of the
+    demo's one transaction."""
+    database, storage = Database(settings.database_url), await open_storage(settings)
+    try:
+        await demo_data.banner_ad(database, storage)
+    finally:
+        await storage.close()
+        await database.dispose()
 
 
 @app.command("create-tenant")

@@ -2,20 +2,27 @@
 canned responses and engagements."""
 
 import random
+import tempfile
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw, ImageFont
 from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relaydesk.ads.schemas import AdPackageAsk
+from relaydesk.ads.models import AdType
+from relaydesk.ads.schemas import AdAsk, AdPackageAsk
 from relaydesk.approvals.models import RequestKind
 from relaydesk.approvals.partnership import register_partner
 from relaydesk.approvals.schemas import AddonAsk, PackageChange, Registration
 from relaydesk.approvals.service import approve_request, reject_request, submit_partner_request
+from relaydesk.attachments.service import upload_attachment
+from relaydesk.attachments.storage import Storage
+from relaydesk.attachments.upload import ReceivedFile
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.principal import EndUserPrincipal, StaffPrincipal
@@ -31,6 +38,7 @@ from relaydesk.chat.schemas import AgentMessageCreate, MessageCreate
 from relaydesk.chat.service import finish_conversation, send_agent_message, send_end_user_message
 from relaydesk.clock import clock, now
 from relaydesk.config import Settings
+from relaydesk.db import Database
 from relaydesk.engagements.schemas import EngagementCreate
 from relaydesk.engagements.service import create_engagement, publish_engagement
 from relaydesk.schemas import Money
@@ -590,3 +598,50 @@ async def _create(session: AsyncSession) -> Tenant:
         clock.unfreeze()
     await _campaigns(session, staff_principals, ad_packages, engagements)
     return tenant
+
+
+async def banner_ad(database: Database, storage: Storage) -> None:
+    """Café Aurora's banner, uploaded by Maja, asked for and approved: the end-user app (`/app`)
+    shows it, and each showing counts an impression."""
+    async with database.transaction() as session:
+        maja = principal_of(
+            await session.scalar(select(StaffUser).where(StaffUser.email == "maja@aurora.example"))
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        picture = Path(folder) / "autumn-menu-banner.png"
+        _draw_banner(picture)
+        received = ReceivedFile(picture.name, picture, picture.stat().st_size)
+        media = await upload_attachment(database, maja, received, storage)
+    async with database.transaction() as session:
+        ad = AdAsk(
+            kind=RequestKind.AD,
+            ad_type=AdType.BANNER,
+            title="Autumn menu at Café Aurora",
+            subtitle="Pumpkin soup, chestnut cake and more",
+            click_url="https://aurora.example/menu",
+            cta_text="See the menu",
+            media_attachment_id=media.id,
+            starts_at=now(),
+            ends_at=now() + timedelta(days=60),
+            impressions_budget=2000,
+        )
+        request = await submit_partner_request(session, maja, ad)
+        reviewer = await session.scalar(
+            select(StaffUser).where(StaffUser.email == "reviewer@demo.example")
+        )
+        await approve_request(session, principal_of(reviewer), request.id)
+
+
+def _draw_banner(path: Path) -> None:
+    """A banner 1200 by 300 pixels in the café's colours."""
+    banner = Image.new("RGB", (1200, 300), (122, 62, 28))
+    drawing = ImageDraw.Draw(banner)
+    drawing.rectangle((24, 24, 1176, 276), outline=(244, 200, 120), width=6)
+    drawing.text((72, 84), "Autumn menu", fill=(255, 240, 214), font=ImageFont.load_default(72))
+    drawing.text(
+        (72, 184),
+        "Pumpkin soup · chestnut cake · spiced latte",
+        fill=(244, 200, 120),
+        font=ImageFont.load_default(36),
+    )
+    banner.save(path, format="PNG")
