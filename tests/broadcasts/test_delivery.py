@@ -577,12 +577,13 @@ class TestSentInChatMeanwhile:
             if writes_deliveries(statement):
                 sent.set()
                 batch_started.wait(timeout=10)
-                # The batch's statement starts (and waits for the engagement this send has
-                # locked) before the send commits.
+                # The batch starts (and waits for the thread this send has locked) before
+                # the send commits.
                 time.sleep(0.5)
 
         def batch(conn: object, cursor: object, statement: str, *_: object) -> None:
-            if writes_deliveries(statement):
+            # The batch's first lock is on its threads, where it waits for the send.
+            if statement.startswith("SELECT conversation.id") and "FOR UPDATE" in statement:
                 batch_started.set()
 
         # Started in an earlier pass: this pass only goes on with it.
