@@ -22,6 +22,9 @@ from tests.factories import Factory, World
 from tests.html import Element, parse
 from tests.web.test_pages import alerts, redirect_target, signed_in
 
+# The pages show what the services answer; the services' own tests run on both backends.
+pytestmark = pytest.mark.only_backend("sqlite")
+
 BROADCAST = "Broadcast an engagement"
 AD_PACKAGE = "Buy an advertising package"
 AD = "Submit an ad"

@@ -35,6 +35,9 @@ from tests.html import Element, parse
 from tests.mail import MailServer
 from tests.web.test_pages import alerts, redirect_target, signed_in
 
+# The pages show what the services answer; the services' own tests run on both backends.
+pytestmark = pytest.mark.only_backend("sqlite")
+
 PATH = "/tenant/requests"
 TABS = ["Broadcast requests", "Advertising packages requests", "Ads requests", "History"]
 HISTORY_COLUMNS = [
