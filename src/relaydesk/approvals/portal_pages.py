@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.ads.models import AdType
 from relaydesk.ads.schemas import AD_TYPE_LABELS, AdAsk, AdPackageAsk
+from relaydesk.analytics.service import partner_zone
 from relaydesk.approvals import schemas, service, workflow
 from relaydesk.approvals.models import RequestKind
 from relaydesk.auth.api import client_ip
@@ -42,7 +43,7 @@ from relaydesk.engagements.models import EngagementStatus
 from relaydesk.engagements.service import EngagementQuery, list_engagements
 from relaydesk.errors import Conflict, InvalidInput, PermissionDenied, RateLimited
 from relaydesk.pagination import PageParams, decode_cursor
-from relaydesk.tenancy.models import Channel, Partner, Tenant
+from relaydesk.tenancy.models import Channel, Tenant
 from relaydesk.tenancy.service import active_addons, get_partner, readable_channels, tenant_by_slug
 from relaydesk.web.templating import from_htmx, render
 
@@ -278,13 +279,6 @@ class PortalForm:
             self.error = otherwise
 
 
-def _zone_of(partner: Partner) -> ZoneInfo:
-    try:
-        return ZoneInfo(partner.time_zone or "UTC")
-    except (ValueError, ZoneInfoNotFoundError):
-        return ZoneInfo("UTC")
-
-
 def _local_text(zone: ZoneInfo, moment: datetime | str | None) -> str:
     """A moment as the partner reads it: date and time in its zone, and the zone's name."""
     if not moment:
@@ -359,7 +353,7 @@ def _requests_url(cursor: str | None = None) -> str:
 
 async def _my_requests(session: AsyncSession, staff: StaffPrincipal, cursor: str) -> dict[str, Any]:
     assert staff.partner_id is not None
-    zone = _zone_of(await get_partner(session, staff.partner_id))
+    zone = await partner_zone(session, staff)
     page = PageParams(limit=REQUESTS_SHOWN, after_id=decode_cursor(cursor) if cursor else None)
     requests, next_cursor = await workflow.list_requests(session, staff, page)
     return {
@@ -426,7 +420,7 @@ async def _submitted(
     error."""
     assert staff.partner_id is not None
     ask, kind, hint = _ASKS[form.name or ""]
-    zone = _zone_of(await get_partner(session, staff.partner_id))
+    zone = await partner_zone(session, staff)
     body: dict[str, Any] = {"kind": kind, **form.values}
     for name in _LOCAL_TIMES:
         if name in body:
