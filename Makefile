@@ -30,11 +30,13 @@ run: setup
 	$(UV) run relaydesk migrate
 	@echo "Demo sign-ins:"
 	@$(UV) run relaydesk demo | $(UV) run python -m json.tool --no-ensure-ascii
-	$(UV) run relaydesk serve
+	RELAYDESK_ALLOW_HTTP_LOOPBACK_WEBHOOKS=1 $(UV) run relaydesk serve
 
-## test: the whole suite (SQLite, and PostgreSQL + Redis when reachable; browser tests in chromium)
+## test: the whole suite (SQLite, and PostgreSQL + Redis when reachable; browser tests in chromium),
+## one pytest process per core (TEST_WORKERS=0 runs it in one)
+TEST_WORKERS ?= auto
 test: setup /usr/bin/chromium
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 /usr/bin/chromium:
 	@echo "Installing Debian's chromium for the browser tests"

@@ -15,7 +15,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relaydesk import demo as demo_data
 from relaydesk.attachments.storage import open_storage
 from relaydesk.auth.permissions import Role
 from relaydesk.auth.service import create_staff_user, end_user_token
@@ -27,7 +26,6 @@ from relaydesk.logs import configure_logging
 from relaydesk.tenancy.service import create_partner as create_partner_row
 from relaydesk.tenancy.service import create_tenant as create_tenant_row
 from relaydesk.tenancy.service import get_partner, tenant_by_slug
-from relaydesk.worker import run_worker
 
 T = TypeVar("T")
 
@@ -105,11 +103,20 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run only the background worker."""
+    from redis.asyncio import Redis
+
+    from relaydesk.realtime.bus import RedisBus
+    from relaydesk.worker import run_worker
+
     configure_logging()
     settings = Settings()
 
     async def run() -> None:
-        database = Database(settings.database_url)
+        # With Redis, what the worker changes reaches the servers' sockets (a broadcast's
+        # cards, chats the owner timer returns); without it, run the worker inside `serve`.
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        bus = RedisBus(redis, settings.redis_key_prefix) if redis else None
+        database = Database(settings.database_url, bus=bus)
         storage = await open_storage(settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -120,6 +127,8 @@ def worker() -> None:
         finally:
             await storage.close()
             await database.dispose()
+            if redis:
+                await redis.aclose()
 
     asyncio.run(run())
 
@@ -127,6 +136,8 @@ def worker() -> None:
 @app.command()
 def demo() -> None:
     """Fill an empty database with demo data and print the sign-in details."""
+    from relaydesk import demo as demo_data  # loads only for this command
+
     settings = Settings()
     loaded = _in_transaction(lambda session: demo_data.load(session, settings))
     if loaded["loaded"]:
@@ -137,6 +148,8 @@ def demo() -> None:
 async def _demo_ad(settings: Settings) -> None:
     """The demo's banner ad: its picture is stored like an upload, apart from the rest of the
     demo's one transaction."""
+    from relaydesk import demo as demo_data
+
     database, storage = Database(settings.database_url), await open_storage(settings)
     try:
         await demo_data.banner_ad(database, storage)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
-from aiobotocore.session import get_session
 
 from relaydesk.config import Settings
 
@@ -84,6 +83,10 @@ class S3Storage:
         self._client: Any = None
 
     async def start(self) -> None:
+        # Loaded only for S3: it takes a second to import, which every command and
+        # server start would otherwise pay.
+        from aiobotocore.session import get_session
+
         settings = self.settings
         self._client = await self._exit_stack.enter_async_context(
             get_session().create_client(
