@@ -21,6 +21,14 @@ CHUNK_BYTES = 64 * 1024
 _PART_BYTES = 8 * 1024 * 1024
 
 
+def get_session() -> Any:
+    """aiobotocore's client factory, loaded only once S3 is used: importing it takes a second,
+    which every command and server start would otherwise pay."""
+    from aiobotocore.session import get_session as new_session
+
+    return new_session()
+
+
 def new_key() -> str:
     """A random key, spread over 256 folders so no folder grows huge."""
     token = secrets.token_hex(16)
@@ -83,10 +91,6 @@ class S3Storage:
         self._client: Any = None
 
     async def start(self) -> None:
-        # Loaded only for S3: it takes a second to import, which every command and
-        # server start would otherwise pay.
-        from aiobotocore.session import get_session
-
         settings = self.settings
         self._client = await self._exit_stack.enter_async_context(
             get_session().create_client(
