@@ -48,6 +48,8 @@ from relaydesk.tenancy import api as tenancy_api
 from relaydesk.tenancy import partners_api, partners_pages
 from relaydesk.web import pages as web_pages
 from relaydesk.web.errors import error_page
+from relaydesk.webhooks import api as webhooks_api
+from relaydesk.webhooks import pages as webhooks_pages
 from relaydesk.worker import run_worker
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ads_api.router,
         partners_api.router,
         notify_api.router,
+        webhooks_api.router,
         auth_pages.router,
         chat_pages.router,
         canned_pages.router,
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         partners_pages.router,
         catalogue_pages.router,
         notify_pages.router,
+        webhooks_pages.router,
         web_pages.router,
     ):
         app.include_router(router)

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = Field(default=None, repr=False)
 
+    # Webhooks (SU-5) go to https:// addresses; with this on, also to plain http:// on this
+    # machine (localhost, 127.0.0.0/8, ::1), for development.
+    allow_http_loopback_webhooks: bool = False
+
     @cached_property
     def signing_key(self) -> bytes:
         """The secret that signs CSRF tokens; generated into the data folder on first use."""

@@ -19,6 +19,7 @@ from relaydesk.db import Base
 from relaydesk.engagements.models import Engagement, EngagementActivity, EngagementDelivery
 from relaydesk.notify.models import Email
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerAddon, Tenant
+from relaydesk.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Ad",
@@ -51,4 +52,6 @@ __all__ = [
     "StaffUser",
     "Tenant",
     "WebSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

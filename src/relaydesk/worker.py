@@ -16,9 +16,11 @@ from relaydesk.attachments.service import purge_unsent_attachments
 from relaydesk.attachments.storage import Storage
 from relaydesk.auth.service import purge_expired_credentials
 from relaydesk.broadcasts.delivery import deliver_due_broadcasts
+from relaydesk.chat.owner_timer import return_unattended_chats
 from relaydesk.config import Settings
 from relaydesk.db import Database
 from relaydesk.notify.service import send_due_emails
+from relaydesk.webhooks.delivery import deliver_due_webhooks
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +55,8 @@ def jobs(settings: Settings, storage: Storage) -> dict[str, Job]:
         ),
         "send_mail": partial(send_mail, settings=settings),
         "deliver_broadcasts": deliver_due_broadcasts,
+        "return_unattended_chats": return_unattended_chats,
+        "deliver_webhooks": partial(deliver_due_webhooks, settings=settings),
     }
 
 

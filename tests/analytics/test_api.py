@@ -479,10 +479,10 @@ class TestDailyRefusals:
 class TestPartnerSettings:
     async def test_utc_until_an_admin_picks_a_zone(self, agent: Agent, admin: Agent) -> None:
         response = await agent.client.get("/api/v1/partner/settings", headers=agent.headers)
-        assert response.json() == {"time_zone": "UTC"}
+        assert response.json() == {"time_zone": "UTC", "owner_timer_minutes": None}
         await set_time_zone(admin, "Europe/Lisbon")
         response = await agent.client.get("/api/v1/partner/settings", headers=agent.headers)
-        assert response.json() == {"time_zone": "Europe/Lisbon"}
+        assert response.json() == {"time_zone": "Europe/Lisbon", "owner_timer_minutes": None}
 
     async def test_each_partner_has_its_own(
         self, client: httpx.AsyncClient, factory: Factory, world: World, admin: Agent
@@ -490,7 +490,7 @@ class TestPartnerSettings:
         await set_time_zone(admin, "Asia/Kolkata")
         other = await factory.headers(world.b.admin)
         response = await client.get("/api/v1/partner/settings", headers=other)
-        assert response.json() == {"time_zone": "UTC"}
+        assert response.json() == {"time_zone": "UTC", "owner_timer_minutes": None}
 
     async def test_agents_may_not_change_it(self, agent: Agent) -> None:
         response = await agent.client.patch(
@@ -506,7 +506,7 @@ class TestPartnerSettings:
             {"time_zone": 1},
             {"time_zone": "Europe/Lisbon" * 10},
             {"time_zone": "Europe/Lisbon", "owner_timer": 5},
-            {},
+            {"time_zone": None},
         ],
     )
     async def test_bad_bodies_change_nothing(self, admin: Agent, body: dict) -> None:
@@ -515,7 +515,7 @@ class TestPartnerSettings:
         )
         assert (response.status_code, response.json()["code"]) == (422, "validation_error")
         response = await admin.client.get("/api/v1/partner/settings", headers=admin.headers)
-        assert response.json() == {"time_zone": "UTC"}
+        assert response.json() == {"time_zone": "UTC", "owner_timer_minutes": None}
 
     async def test_tenant_staff_have_no_partner_settings(
         self, client: httpx.AsyncClient, factory: Factory, world: World

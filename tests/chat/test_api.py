@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import event, func, select
 
 from relaydesk.audit.models import AuditEntry
@@ -471,14 +472,17 @@ class TestInbox:
         assert await self.listed(agent, channel_id=inbox["second_channel"]) == [inbox["unanswered"]]
 
     async def test_counts(self, agent: Agent, admin: Agent, inbox: dict[str, str]) -> None:
+        everything = {"mine": 1, "unanswered": 1, "active": 2, "finished": 1}
         response = await agent.client.get("/api/v1/conversations/counts", headers=agent.headers)
-        assert response.json() == {"mine": 1, "unanswered": 1, "active": 2, "finished": 1}
+        # Nobody has read anything yet: every chat has the end user's message unread.
+        assert response.json() == everything | {"unread": everything}
         response = await admin.client.get(
             "/api/v1/conversations/counts",
             params={"channel_id": inbox["second_channel"]},
             headers=admin.headers,
         )
-        assert response.json() == {"mine": 0, "unanswered": 1, "active": 0, "finished": 0}
+        second_channel = {"mine": 0, "unanswered": 1, "active": 0, "finished": 0}
+        assert response.json() == second_channel | {"unread": second_channel}
 
     async def test_endless_scroll_visits_each_once(
         self, agent: Agent, inbox: dict[str, str]
@@ -665,6 +669,73 @@ class TestUnread:
         )
         mine = await client.get("/api/v1/me/conversations", headers=follower.headers)
         assert mine.json()["items"][0]["unread_count"] == 0
+
+    async def test_filters_count_the_chats_with_unread_messages(
+        self, client: httpx.AsyncClient, world: World, agent: Agent, admin: Agent
+    ) -> None:
+        chats = []
+        for _ in range(3):
+            follower = await new_follower(client, world.tenant, world.a.channel)
+            await follower.write()
+            chats.append((follower, await follower.conversation_id()))
+        (mine_follower, mine), (_, read), _ = chats
+        await agent.reply(mine)
+        await agent.client.post(f"/api/v1/conversations/{read}/read", headers=agent.headers)
+        await agent.client.post(f"/api/v1/conversations/{mine}/read", headers=agent.headers)
+
+        async def unread_counts(reader: Agent) -> dict[str, int]:
+            response = await reader.client.get(
+                "/api/v1/conversations/counts", headers=reader.headers
+            )
+            return response.json()["unread"]
+
+        assert await unread_counts(agent) == {
+            "mine": 0,
+            "unanswered": 1,
+            "active": 0,
+            "finished": 0,
+        }
+        assert await unread_counts(admin) == {
+            "mine": 0,
+            "unanswered": 2,
+            "active": 1,
+            "finished": 0,
+        }
+
+        await mine_follower.write("One more thing")
+        assert await unread_counts(agent) == {
+            "mine": 1,
+            "unanswered": 1,
+            "active": 1,
+            "finished": 0,
+        }
+
+    async def test_the_inbox_reads_unread_counts_without_a_query_per_chat(
+        self, client: httpx.AsyncClient, app: FastAPI, world: World, agent: Agent
+    ) -> None:
+        async def statements_for_a_page() -> int:
+            statements = []
+
+            def count(*_: object) -> None:
+                statements.append(1)
+
+            engine = app.state.database.engine.sync_engine
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                response = await agent.client.get("/api/v1/conversations", headers=agent.headers)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            assert all(item["unread_count"] >= 1 for item in response.json()["items"])
+            return len(statements)
+
+        follower = await new_follower(client, world.tenant, world.a.channel)
+        await follower.write()
+        with_one = await statements_for_a_page()
+        for _ in range(12):
+            follower = await new_follower(client, world.tenant, world.a.channel)
+            await follower.write()
+            await follower.write("and a second message")
+        assert await statements_for_a_page() == with_one
 
     async def test_marks_are_for_readable_conversations_only(
         self, client: httpx.AsyncClient, factory: Factory, world: World, follower: Follower

@@ -1,7 +1,6 @@
 """The pages staff use in the browser: signing in and out, homes, navigation, CSRF and headers."""
 
 import json
-import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -61,7 +60,6 @@ HOME_BY_ROLE = {
     Role.PARTNER_ADMIN: "/partner",
     Role.AGENT: "/desk",
 }
-NOT_BUILT = {area.path for area in AREAS if not area.built}
 # Both sides have a "Staff" area guarded by the same permission; neither may open the other's.
 OTHER_SIDES_STAFF_AREA = {
     (Role.TENANT_ADMIN, "/partner/staff"),
@@ -392,48 +390,6 @@ class TestNavigation:
     ) -> None:
         await signed_in(client, factory, settings, world.staff_with(role))
         assert (await client.get(path)).status_code == 403
-
-    @pytest.mark.parametrize(
-        ("role", "path"),
-        [
-            (Role.PARTNER_ADMIN, "/partner/webhooks"),
-        ],
-    )
-    async def test_areas_not_built_say_so_and_show_no_data(
-        self,
-        client: httpx.AsyncClient,
-        factory: Factory,
-        settings: Settings,
-        world: World,
-        role: Role,
-        path: str,
-    ) -> None:
-        assert path in NOT_BUILT
-        await signed_in(client, factory, settings, world.staff_with(role))
-        response = await client.get(path)
-        assert response.status_code == 200
-        document = parse(response)
-        content = document.find("main", {"class": "content"})
-        assert "Not available yet" in content.text()
-        assert "is not built yet. Nothing here is live." in content.text()
-        assert content.find_all("table") == []
-        assert content.find_all("form") == []
-        assert content.find_all("section", {"class": "stats"}) == []
-        assert not re.search(r"\d", content.text()), content.text()
-        assert world.a.channel.name not in response.text
-        assert world.a.partner.name not in response.text
-
-    async def test_not_built_areas_are_marked_soon_in_the_navigation(
-        self, client: httpx.AsyncClient, factory: Factory, settings: Settings, world: World
-    ) -> None:
-        await signed_in(client, factory, settings, world.a.admin)
-        document = parse(await client.get("/partner"))
-        soon = {
-            a.attrs["href"]
-            for a in document.find("nav").find_all("a")
-            if a.find_all("span", {"class": "soon"})
-        }
-        assert soon == {path for _, path in PARTNER_ADMIN_NAV} & NOT_BUILT
 
     @pytest.mark.parametrize("path", ["/partner", "/tenant", "/partner/engagements"])
     async def test_agent_gets_403_on_partner_and_tenant_pages(

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     PARTNERS_MANAGE = "partners.manage"
     CATALOGUE_MANAGE = "catalogue.manage"
     STAFF_MANAGE = "staff.manage"
+    WEBHOOKS_MANAGE = "webhooks.manage"
 
 
 _AGENT = frozenset({Permission.CHAT_HANDLE, Permission.ENGAGEMENTS_SEND, Permission.ANALYTICS_VIEW})
@@ -49,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.ENGAGEMENTS_MANAGE,
         Permission.REQUESTS_SUBMIT,
         Permission.STAFF_MANAGE,
+        Permission.WEBHOOKS_MANAGE,
     },
     Role.AGENT: _AGENT,
 }

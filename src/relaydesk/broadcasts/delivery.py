@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relaydesk.broadcasts.models import Audience, Broadcast, BroadcastState
 from relaydesk.broadcasts.service import audience_of
 from relaydesk.catalogue.models import EngagementType
-from relaydesk.chat.events import queue_message_created
+from relaydesk.chat.events import queue_new_last_messages
 from relaydesk.chat.models import Conversation, Message, MessageKind, SenderType
 from relaydesk.chat.views import detailed_views, with_details
 from relaydesk.clock import now
@@ -422,11 +422,12 @@ async def _post_cards(
 
 async def _announce_cards(session: AsyncSession, threads: list[sa.ColumnElement[bool]]) -> None:
     """Each thread's new card goes out to its end user and the partner's agents, as any new
-    message does, once the batch commits."""
+    message does, once the batch commits; and to the partner's webhooks, queued with it."""
     rows = (await session.execute(with_details(select(Conversation).where(*threads)))).all()
-    for row, view in zip(rows, await detailed_views(session, rows), strict=True):
-        assert view.last_message is not None
-        queue_message_created(session, row[0], view.last_message, view)
+    views = await detailed_views(session, rows)
+    await queue_new_last_messages(
+        session, [(row[0], view) for row, view in zip(rows, views, strict=True)]
+    )
 
 
 def _card(

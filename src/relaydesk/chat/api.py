@@ -1,12 +1,14 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from relaydesk.auth.deps import EndUserDep, require
 from relaydesk.auth.permissions import Permission
-from relaydesk.chat import alerts, inbox, schemas, service
+from relaydesk.chat import alerts, inbox, schemas, service, transcripts
 from relaydesk.deps import SessionDep
+from relaydesk.exports import csv_download
 from relaydesk.schemas import Page
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -59,6 +61,26 @@ async def inbox_counts(
     return await inbox.inbox_counts(session, staff, channel_id)
 
 
+# Declared before /conversations/{conversation_id}, which would take "export.csv" for an id.
+@router.get(
+    "/conversations/export.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "Finished chat sessions."}},
+)
+async def export_finished(
+    request: Request,
+    staff: AgentDep,
+    channel_id: uuid.UUID | None = None,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> StreamingResponse:
+    """One row per finished chat session of the chats `channel_id` and `q` pick (as in the
+    inbox), newest finish first."""
+    rows = transcripts.finished_session_rows(
+        request.app.state.database, staff, channel_id=channel_id, q=q
+    )
+    return csv_download("finished-chats.csv", transcripts.EXPORT_HEADER, rows)
+
+
 @router.get("/conversations/{conversation_id}", response_model=schemas.Conversation)
 async def get_conversation(
     conversation_id: uuid.UUID, session: SessionDep, staff: AgentDep
@@ -74,6 +96,32 @@ async def list_messages(
     `before_seq`."""
     items, next_cursor = await inbox.list_messages(session, staff, conversation_id, query)
     return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/conversations/{conversation_id}/transcript.txt",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "The transcript."}},
+)
+async def text_transcript(
+    conversation_id: uuid.UUID, request: Request, session: SessionDep, staff: AgentDep
+) -> StreamingResponse:
+    """The whole chat as a text file, times in the partner's time zone."""
+    head = await transcripts.transcript_head(session, staff, conversation_id)
+    return transcripts.text_transcript(request.app.state.database, head)
+
+
+@router.get(
+    "/conversations/{conversation_id}/transcript.html",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The transcript."}},
+)
+async def html_transcript(
+    conversation_id: uuid.UUID, request: Request, session: SessionDep, staff: AgentDep
+) -> StreamingResponse:
+    """The whole chat as a page to read or print, times in the partner's time zone."""
+    head = await transcripts.transcript_head(session, staff, conversation_id)
+    return transcripts.html_transcript(request.app.state.database, head)
 
 
 @router.post(

@@ -16,6 +16,8 @@ from relaydesk.chat.service import get_conversation, readable_conversations
 from relaydesk.chat.views import detailed_views, message_views, with_details
 from relaydesk.errors import InvalidInput, NotFound
 from relaydesk.pagination import decode_text_cursor, encode_text_cursor
+from relaydesk.realtime import topics
+from relaydesk.realtime.events import queue_event
 
 _FILTERS = {
     schemas.InboxFilter.UNANSWERED: ConversationStatus.UNANSWERED,
@@ -132,18 +134,35 @@ async def _page(
 async def inbox_counts(
     session: AsyncSession, staff: StaffPrincipal, channel_id: uuid.UUID | None = None
 ) -> schemas.InboxCounts:
-    """How many conversations each filter holds, in one query."""
+    """How many conversations each filter holds, and how many of them the agent has unread
+    messages in, in one query."""
     status = Conversation.status
-    statement = _filtered(staff, InboxQuery(channel_id=channel_id)).with_only_columns(
-        func.count().filter(
-            (status == ConversationStatus.ACTIVE) & (Conversation.owner_id == staff.id)
-        ),
-        func.count().filter(status == ConversationStatus.UNANSWERED),
-        func.count().filter(status == ConversationStatus.ACTIVE),
-        func.count().filter(status == ConversationStatus.FINISHED),
+    filters = [
+        (status == ConversationStatus.ACTIVE) & (Conversation.owner_id == staff.id),
+        status == ConversationStatus.UNANSWERED,
+        status == ConversationStatus.ACTIVE,
+        status == ConversationStatus.FINISHED,
+    ]
+    unread = Conversation.last_end_user_seq > func.coalesce(ConversationRead.last_read_seq, 0)
+    statement = (
+        _filtered(staff, InboxQuery(channel_id=channel_id))
+        .with_only_columns(
+            *(func.count().filter(condition) for condition in filters),
+            *(func.count().filter(condition & unread) for condition in filters),
+        )
+        .outerjoin_from(
+            Conversation,
+            ConversationRead,
+            (ConversationRead.conversation_id == Conversation.id)
+            & (ConversationRead.reader_id == staff.id),
+        )
     )
-    mine, unanswered, active, finished = (await session.execute(statement)).one()
-    return schemas.InboxCounts(mine=mine, unanswered=unanswered, active=active, finished=finished)
+    counts = (await session.execute(statement)).one()
+    names = ("mine", "unanswered", "active", "finished")
+    return schemas.InboxCounts(
+        **dict(zip(names, counts[:4], strict=True)),
+        unread=schemas.FilterCounts(**dict(zip(names, counts[4:], strict=True))),
+    )
 
 
 @dataclass(frozen=True)
@@ -198,21 +217,26 @@ async def list_messages(
 async def mark_read(
     session: AsyncSession, reader: Principal, conversation_id: uuid.UUID, seq: int | None
 ) -> None:
-    """Moves the reader's read mark forward to `seq` (or the newest message), never back."""
+    """Moves the reader's read mark forward to `seq` (or the newest message), never back; an
+    agent's other consoles hear of it."""
     conversation = await get_conversation(session, reader, conversation_id)
     up_to = conversation.last_seq if seq is None else min(seq, conversation.last_seq)
     mark = await session.get(ConversationRead, (conversation.id, reader.id))
     if mark is None:
         try:
             async with session.begin_nested():
-                session.add(
-                    ConversationRead(
-                        conversation_id=conversation.id, reader_id=reader.id, last_read_seq=up_to
-                    )
+                mark = ConversationRead(
+                    conversation_id=conversation.id, reader_id=reader.id, last_read_seq=0
                 )
-            return
+                session.add(mark)
         except IntegrityError:
+            # Another request of the same reader made the mark a moment ago.
             mark = await session.get_one(
                 ConversationRead, (conversation.id, reader.id), populate_existing=True
             )
-    mark.last_read_seq = max(mark.last_read_seq, up_to)
+    if up_to <= mark.last_read_seq:
+        return
+    mark.last_read_seq = up_to
+    if isinstance(reader, StaffPrincipal):
+        moved = schemas.ReadMarkMoved(conversation_id=conversation.id, last_read_seq=up_to)
+        queue_event(session, (topics.staff(reader.id),), "conversation.read", moved)

@@ -28,6 +28,8 @@ class Conversation(Base):
         sa.Index("ix_conversation_recent", "partner_id", "last_message_at", "id"),
         sa.Index("ix_conversation_channel", "channel_id", "status", "last_message_at", "id"),
         sa.Index("ix_conversation_owner", "owner_id", "status", "last_message_at", "id"),
+        # The owner timer looks for active chats that have waited long enough.
+        sa.Index("ix_conversation_waiting", "status", "waiting_since"),
     )
 
     id: Mapped[Id]
@@ -40,6 +42,12 @@ class Conversation(Base):
     finished_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff_user.id"))
     # The seq of the newest message; the next message takes last_seq + 1 under the row lock.
     last_seq: Mapped[int] = mapped_column(default=0)
+    # The seq of the end user's newest message: an agent whose read mark is below it has
+    # unread messages here (HD-19).
+    last_end_user_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the end user's oldest message no agent has answered yet was sent; None once an
+    # agent writes (HD-20).
+    waiting_since: Mapped[datetime | None]
     last_message_at: Mapped[datetime]
     # When the current chat session began (the end user's message that made it unanswered).
     opened_at: Mapped[datetime]

@@ -66,8 +66,8 @@ class Message(Output):
     engagement: dict[str, Any] | None = None
     activity: dict[str, Any] | None = Field(
         None,
-        description="For kind `activity`: {action: taken|taken_over|finished|reopened, "
-        "agent: {id, name}|null, previous_owner: {id, name}|null}.",
+        description="For kind `activity`: {action: taken|taken_over|finished|reopened|"
+        "returned (by the owner timer), agent: {id, name}|null, previous_owner: {id, name}|null}.",
     )
     client_message_id: str | None
     created_at: datetime
@@ -113,13 +113,25 @@ class InboxFilter(StrEnum):
     ALL = "all"
 
 
-class InboxCounts(BaseModel):
-    """How many conversations each inbox filter holds."""
-
+class FilterCounts(BaseModel):
     mine: int
     unanswered: int
     active: int
     finished: int
+
+
+class InboxCounts(FilterCounts):
+    """How many conversations each inbox filter holds, and how many of those have messages
+    the calling agent has not read (HD-19)."""
+
+    unread: FilterCounts
+
+
+class ReadMarkMoved(BaseModel):
+    """`conversation.read`, to the reader's other sockets: they have read up to `seq`."""
+
+    conversation_id: uuid.UUID
+    last_read_seq: int
 
 
 class AlertSettings(Output):

@@ -11,7 +11,7 @@ statement, decides in memory, and writes with statements built once at import.
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from relaydesk.audit.service import record
 from relaydesk.auth.models import StaffUser
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
 from relaydesk.chat import schemas
-from relaydesk.chat.events import queue_conversation_updated, queue_message_created
+from relaydesk.chat.events import queue_change
 from relaydesk.chat.models import (
     ChatSession,
     Conversation,
@@ -41,6 +41,9 @@ from relaydesk.engagements.schemas import EngagementSend
 from relaydesk.errors import Conflict, NotFound, PermissionDenied
 from relaydesk.tenancy import service as tenancy
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerStatus
+
+# The sender's name on lines relaydesk itself writes (the owner timer's).
+SYSTEM_NAME = "relaydesk"
 
 
 def readable_conversations(principal: Principal) -> Select[tuple[Conversation]]:
@@ -141,6 +144,13 @@ _LOCK_FOR_END_USER = (
     .join(_channel, _channel.c.id == _conversation.c.channel_id)
     .join(_partner, _partner.c.id == _channel.c.partner_id)
 )
+# The owner timer's lock: the conversation as any change sees it, with its partner's timer.
+_LOCK_FOR_TIMER = _locking(_conversation.c.id == sa.bindparam("conversation_id")).add_columns(
+    select(_partner.c.owner_timer_minutes)
+    .where(_partner.c.id == _conversation.c.partner_id)
+    .scalar_subquery()
+    .label("owner_timer_minutes")
+)
 _SAVE = update(_conversation).where(_conversation.c.id == sa.bindparam("conversation_id"))
 _insert_sent = InsertUnlessDuplicate(_message, "conversation_id", "sender_id", "client_message_id")
 _insert_conversation = InsertUnlessDuplicate(_conversation, "channel_id", "end_user_id")
@@ -163,6 +173,8 @@ class _Locked:
     owner: schemas.Person | None
     finished_by: schemas.Person | None
     last_seq: int
+    last_end_user_seq: int
+    waiting_since: datetime | None
     last_message_at: datetime
     opened_at: datetime
     created_at: datetime
@@ -182,6 +194,8 @@ class _Locked:
             owner=_person(row.owner_id, row.owner_name),
             finished_by=_person(row.finished_by_id, row.finisher_name),
             last_seq=row.last_seq,
+            last_end_user_seq=row.last_end_user_seq,
+            waiting_since=row.waiting_since,
             last_message_at=row.last_message_at,
             opened_at=row.opened_at,
             created_at=row.created_at,
@@ -231,16 +245,22 @@ def _next_message(
     *,
     kind: MessageKind,
     sender_type: SenderType,
-    sender: Principal,
+    sender: Principal | None,
     body: str,
     client_message_id: str | None = None,
     activity: dict[str, object] | None = None,
     engagement: dict[str, Any] | None = None,
 ) -> Message:
-    """The conversation's next message (not stored yet); its seq is taken under the lock."""
+    """The conversation's next message (not stored yet); its seq is taken under the lock.
+    `sender` None is relaydesk itself (the owner timer)."""
     at = now()
     locked.last_seq += 1
     locked.last_message_at = at
+    if sender_type == SenderType.END_USER:
+        locked.last_end_user_seq = locked.last_seq
+        locked.waiting_since = locked.waiting_since or at
+    elif sender_type == SenderType.AGENT:
+        locked.waiting_since = None
     return Message(
         id=uuid7(),
         tenant_id=locked.tenant_id,
@@ -249,8 +269,8 @@ def _next_message(
         seq=locked.last_seq,
         kind=kind,
         sender_type=sender_type,
-        sender_id=sender.id,
-        sender_name=sender.name,
+        sender_id=sender.id if sender else None,
+        sender_name=sender.name if sender else SYSTEM_NAME,
         body=body,
         client_message_id=client_message_id,
         activity=activity,
@@ -295,12 +315,12 @@ async def _sent_view(
 
 def _activity_line(
     locked: _Locked,
-    actor: Principal,
+    actor: Principal | None,
     action: str,
     body: str,
     previous_owner: schemas.Person | None = None,
 ) -> Message:
-    """A take, overtake, finish or reopen as a line in the thread."""
+    """A take, overtake, finish, reopen or return as a line in the thread."""
     return _next_message(
         locked,
         kind=MessageKind.ACTIVITY,
@@ -326,7 +346,7 @@ def _values(message: Message) -> dict[str, Any]:
 async def _write(
     session: AsyncSession,
     locked: _Locked,
-    actor: Principal,
+    actor: Principal | None,
     sent: Message | None,
     lines: list[Message],
 ) -> bool:
@@ -349,6 +369,8 @@ async def _write(
             "owner_id": locked.owner.id if locked.owner else None,
             "finished_by_id": locked.finished_by.id if locked.finished_by else None,
             "last_seq": locked.last_seq,
+            "last_end_user_seq": locked.last_end_user_seq,
+            "waiting_since": locked.waiting_since,
             "last_message_at": locked.last_message_at,
             "opened_at": locked.opened_at,
         },
@@ -356,7 +378,9 @@ async def _write(
     return True
 
 
-async def _record(session: AsyncSession, locked: _Locked, actor: Principal, line: Message) -> None:
+async def _record(
+    session: AsyncSession, locked: _Locked, actor: Principal | None, line: Message
+) -> None:
     """An activity line's audit entry and what it means for the chat session (HD-15)."""
     assert line.activity is not None
     action, previous_owner = line.activity["action"], line.activity["previous_owner"]
@@ -453,6 +477,8 @@ async def _start_conversation(
         owner=None,
         finished_by=None,
         last_seq=0,
+        last_end_user_seq=0,
+        waiting_since=None,
         last_message_at=at,
         opened_at=at,
         created_at=at,
@@ -519,7 +545,7 @@ async def send_end_user_message(
     if not await _write(session, locked, end_user, sent, lines):
         return await _earlier(session, locked, end_user, data.client_message_id), False
     view = await _sent_view(session, locked, end_user, sent, data)
-    _announce(session, locked, [*map(message_view, lines), view], status_changed=bool(lines))
+    await _announce(session, locked, [*map(message_view, lines), view], status_changed=bool(lines))
     return view, True
 
 
@@ -584,7 +610,7 @@ async def _send_as_agent(
     if not await _write(session, locked, staff, sent, lines):
         return await _earlier(session, locked, staff, client_message_id), False
     view = await complete(locked, sent)
-    _announce(session, locked, [*map(message_view, lines), view], status_changed=bool(lines))
+    await _announce(session, locked, [*map(message_view, lines), view], status_changed=bool(lines))
     return view, True
 
 
@@ -667,20 +693,56 @@ async def finish_conversation(
     line = _activity_line(locked, staff, "finished", f"{staff.name} finished the chat")
     locked.status = ConversationStatus.FINISHED
     locked.finished_by = schemas.Person(id=staff.id, name=staff.name)
+    # A finished chat waits for nobody; the end user's next message starts the wait afresh.
+    locked.waiting_since = None
     await _write(session, locked, staff, None, [line])
-    _announce(session, locked, [message_view(line)], status_changed=True)
+    await _announce(session, locked, [message_view(line)], status_changed=True)
 
 
-def _announce(
+async def return_unattended(
+    session: AsyncSession, conversation_id: uuid.UUID, at: datetime
+) -> bool:
+    """Gives an active chat back to Unanswered if its end user has waited the partner's
+    owner timer for an answer at `at` (HD-20); False, changing nothing, if not (any more).
+
+    Decided under the conversation's lock, like a reply: a reply that got there first has
+    ended the wait, and one that comes after finds the chat unanswered and takes it.
+    """
+    row = (
+        await session.execute(
+            _LOCK_FOR_TIMER,
+            {"conversation_id": conversation_id, "sender_id": None, "client_message_id": None},
+        )
+    ).one_or_none()
+    if row is None or row.status != ConversationStatus.ACTIVE:
+        return False
+    minutes, waiting_since = row.owner_timer_minutes, row.waiting_since
+    if minutes is None or waiting_since is None or waiting_since + timedelta(minutes=minutes) > at:
+        return False
+    locked = _Locked.of(row)
+    owner = locked.owner
+    assert owner is not None
+    line = _activity_line(
+        locked,
+        None,
+        "returned",
+        f"{owner.name} did not answer for {minutes} min; the chat is back in Unanswered",
+        owner,
+    )
+    locked.status = ConversationStatus.UNANSWERED
+    locked.owner = None
+    await _write(session, locked, None, None, [line])
+    await _announce(session, locked, [message_view(line)], status_changed=True)
+    return True
+
+
+async def _announce(
     session: AsyncSession,
     locked: _Locked,
     messages: list[schemas.Message],
     *,
     status_changed: bool,
 ) -> None:
-    """Queues the events of a change, sent once it commits (HD-16)."""
+    """Queues the events of a change, sent once it commits (HD-16), and its webhooks (SU-5)."""
     view = locked.view(messages[-1])
-    for message in messages:
-        queue_message_created(session, locked, message, view)
-    if status_changed:
-        queue_conversation_updated(session, locked, view)
+    await queue_change(session, locked, messages, view, status_changed=status_changed)

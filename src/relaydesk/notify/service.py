@@ -9,7 +9,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -26,6 +26,7 @@ from relaydesk.notify.rendering import render_mail
 from relaydesk.pagination import PageParams, paginate
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T", bound=tuple[Any, ...])
 
 # A claimed batch is sent within its lease: a message starts only while the lease has
 # `SEND_BUDGET` left, and may take no longer, so no other worker can claim it meanwhile.
@@ -82,7 +83,7 @@ async def queue_email(
     return email
 
 
-def _skip_claimed(statement: Select[tuple[Email]], dialect: str) -> Select[tuple[Email]]:
+def skip_claimed(statement: Select[T], dialect: str) -> Select[T]:
     """PostgreSQL: rows another worker is claiming right now are passed over, not waited for.
     SQLite needs nothing: its one writer at a time (BEGIN IMMEDIATE) keeps claims apart."""
     if dialect == "postgresql":
@@ -105,14 +106,15 @@ async def _claim_due(database: Database, limit: int) -> Sequence[Email]:
             .limit(limit)
         )
         assert session.bind is not None
-        emails = (await session.scalars(_skip_claimed(statement, session.bind.dialect.name))).all()
+        emails = (await session.scalars(skip_claimed(statement, session.bind.dialect.name))).all()
         for email in emails:
             email.claimed_until = at + LEASE
             email.attempts += 1
     return emails
 
 
-def _retry_delay(attempts: int) -> timedelta:
+def retry_delay(attempts: int) -> timedelta:
+    """The wait before the next attempt: 30 s after the first, doubling up to an hour."""
     return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
 
 
@@ -146,7 +148,7 @@ async def _mark_failed_attempt(database: Database, email: Email, error: Exceptio
     outcome: dict[str, Any] = (
         {"state": EmailState.FAILED, "next_attempt_at": at, "context": {}}
         if given_up
-        else {"next_attempt_at": at + _retry_delay(email.attempts)}
+        else {"next_attempt_at": at + retry_delay(email.attempts)}
     )
     async with database.transaction() as session:
         await session.execute(

@@ -48,14 +48,15 @@ async def _authenticate(session: AsyncSession, websocket: WebSocket) -> Principa
 
 
 async def _topics_of(session: AsyncSession, principal: Principal) -> list[str]:
-    """Agents hear their partner's inbox; an end user their conversations and followed channels."""
+    """Agents hear their partner's inbox and their own read marks; an end user their
+    conversations and followed channels."""
     if isinstance(principal, EndUserPrincipal):
         channel_ids = await followed_channel_ids(session, principal)
         return [topics.end_user(principal.id), *map(topics.channel, channel_ids)]
     assert isinstance(principal, StaffPrincipal)
     if principal.partner_id is None or not principal.can(Permission.CHAT_HANDLE):
         raise PermissionDenied("Only a partner's agents receive chat events.")
-    return [topics.partner(principal.partner_id)]
+    return [topics.partner(principal.partner_id), topics.staff(principal.id)]
 
 
 def _server_time() -> dict[str, str]:

@@ -16,3 +16,8 @@ def end_user(end_user_id: uuid.UUID) -> str:
 def channel(channel_id: uuid.UUID) -> str:
     """Followers of a channel with a socket open: chat switched on or off."""
     return f"channel:{channel_id}"
+
+
+def staff(staff_id: uuid.UUID) -> str:
+    """One staff member's own consoles: their read marks."""
+    return f"staff:{staff_id}"

@@ -52,6 +52,9 @@ class Partner(Base):
     impressions_balance: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     # The IANA zone whose midnights divide the partner's analytics into days.
     time_zone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
+    # The owner timer (HD-20): an active chat whose end user has waited this many minutes
+    # for an answer goes back to Unanswered. None switches it off.
+    owner_timer_minutes: Mapped[int | None]
     created_at: Mapped[CreatedAt]
 
 

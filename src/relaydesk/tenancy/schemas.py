@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from relaydesk.schemas import Input, Money, Name, Output
 from relaydesk.tenancy.models import PartnerStatus
@@ -41,14 +41,30 @@ def _known_zone(name: str) -> str:
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
 
 
+# The owner timer's range: a minute at least, a day at most.
+OwnerTimerMinutes = Annotated[int, Field(ge=1, le=1440, strict=True)]
+
+
 class PartnerSettings(Output):
-    """A partner's help-desk settings: its time zone divides analytics into days."""
+    """A partner's help-desk settings: its time zone divides analytics into days; with the
+    owner timer on, an active chat whose end user has waited that many minutes for an
+    answer goes back to Unanswered (HD-20)."""
 
     time_zone: str
+    owner_timer_minutes: int | None = Field(description="null when the owner timer is off")
 
 
 class PartnerSettingsUpdate(Input):
-    time_zone: TimeZoneName
+    """Fields left out stay as they are; `owner_timer_minutes: null` switches the timer off."""
+
+    time_zone: TimeZoneName | None = None
+    owner_timer_minutes: OwnerTimerMinutes | None = None
+
+    @model_validator(mode="after")
+    def _zone_given_if_named(self) -> "PartnerSettingsUpdate":
+        if "time_zone" in self.model_fields_set and self.time_zone is None:
+            raise ValueError("Pick a time zone, such as Europe/Lisbon.")
+        return self
 
 
 class PartnerPackage(Output):

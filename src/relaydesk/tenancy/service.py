@@ -485,8 +485,14 @@ async def partner_settings(session: AsyncSession, staff: StaffPrincipal) -> sche
 async def update_partner_settings(
     session: AsyncSession, staff: StaffPrincipal, data: schemas.PartnerSettingsUpdate
 ) -> schemas.PartnerSettings:
+    """Changes the fields given; the audit log keeps each change as from → to."""
     partner = await _own_partner(session, staff)
-    if partner.time_zone != data.time_zone:
+    changes = {
+        field: {"from": getattr(partner, field), "to": value}
+        for field, value in data.model_dump(include=data.model_fields_set).items()
+        if value != getattr(partner, field)
+    }
+    if changes:
         await record(
             session,
             staff,
@@ -495,7 +501,8 @@ async def update_partner_settings(
             partner_id=partner.id,
             subject_type="partner",
             subject_id=partner.id,
-            data={"time_zone": {"from": partner.time_zone, "to": data.time_zone}},
+            data=changes,
         )
-        partner.time_zone = data.time_zone
+        for field, change in changes.items():
+            setattr(partner, field, change["to"])
     return schemas.PartnerSettings.model_validate(partner)

@@ -13,22 +13,17 @@ class Area:
     permission: Permission
     section: str
     for_partner_staff: bool
-    # Areas whose pages are not built yet say so plainly instead of showing anything made up.
-    built: bool = False
     about: str = ""
 
 
 AREAS: tuple[Area, ...] = (
-    Area(
-        "Overview", "/tenant", Permission.PARTNERS_REVIEW, "Partner Management", False, built=True
-    ),
+    Area("Overview", "/tenant", Permission.PARTNERS_REVIEW, "Partner Management", False),
     Area(
         "Partnership",
         "/tenant/partnerships",
         Permission.PARTNERS_REVIEW,
         "Partner Management",
         False,
-        built=True,
         about="Approve or reject partnership requests and see their history.",
     ),
     Area(
@@ -37,7 +32,6 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_REVIEW,
         "Partner Management",
         False,
-        built=True,
         about="Approve or reject add-on requests and see their history.",
     ),
     Area(
@@ -46,7 +40,6 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_REVIEW,
         "Partner Management",
         False,
-        built=True,
         about="Broadcast, advertising package and ad requests, and their history.",
     ),
     Area(
@@ -55,7 +48,6 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_REVIEW,
         "Partner Management",
         False,
-        built=True,
         about="Every partner with package, status, invoice ID, add-ons and impressions.",
     ),
     Area(
@@ -64,7 +56,6 @@ AREAS: tuple[Area, ...] = (
         Permission.CATALOGUE_MANAGE,
         "Settings",
         False,
-        built=True,
         about="Partnership packages, add-ons and advertising packages.",
     ),
     Area(
@@ -73,7 +64,6 @@ AREAS: tuple[Area, ...] = (
         Permission.PARTNERS_MANAGE,
         "Settings",
         False,
-        built=True,
         about="Every e-mail sent, with its delivery state and retries.",
     ),
     Area(
@@ -82,17 +72,15 @@ AREAS: tuple[Area, ...] = (
         Permission.STAFF_MANAGE,
         "Settings",
         False,
-        built=True,
         about="Invite tenant staff, change roles and deactivate accounts.",
     ),
-    Area("Chat", "/desk", Permission.CHAT_HANDLE, "Help Desk", True, built=True),
+    Area("Chat", "/desk", Permission.CHAT_HANDLE, "Help Desk", True),
     Area(
         "Canned responses",
         "/desk/canned",
         Permission.CHAT_HANDLE,
         "Help Desk",
         True,
-        built=True,
         about="Categories of pre-set answers to insert into chats.",
     ),
     Area(
@@ -101,17 +89,15 @@ AREAS: tuple[Area, ...] = (
         Permission.ANALYTICS_VIEW,
         "Help Desk",
         True,
-        built=True,
         about="Chats finished, active and unanswered, response and handling times.",
     ),
-    Area("Channels", "/partner", Permission.CHANNELS_MANAGE, "Partner portal", True, built=True),
+    Area("Channels", "/partner", Permission.CHANNELS_MANAGE, "Partner portal", True),
     Area(
         "Engagements",
         "/partner/engagements",
         Permission.ENGAGEMENTS_MANAGE,
         "Partner portal",
         True,
-        built=True,
         about="Messages, promos, coupons, sticker packs, ringtones and wallpapers.",
     ),
     Area(
@@ -120,13 +106,12 @@ AREAS: tuple[Area, ...] = (
         Permission.REQUESTS_SUBMIT,
         "Partner portal",
         True,
-        built=True,
         about="Ask the platform for another package, add-ons, broadcasts and ads.",
     ),
     Area(
         "Webhooks",
         "/partner/webhooks",
-        Permission.CHAT_MANAGE,
+        Permission.WEBHOOKS_MANAGE,
         "Partner portal",
         True,
         about="Signed HTTPS notifications of messages and conversation changes.",
@@ -137,7 +122,6 @@ AREAS: tuple[Area, ...] = (
         Permission.STAFF_MANAGE,
         "Partner portal",
         True,
-        built=True,
         about="Invite agents, change roles and deactivate accounts.",
     ),
 )

@@ -1,7 +1,6 @@
-"""The role homes, switching a channel's chat on and off, and the pages of areas not built yet."""
+"""The role homes: switching a channel's chat on and off, and the owner timer."""
 
 import uuid
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,10 +10,10 @@ from relaydesk.approvals.models import RequestKind
 from relaydesk.auth.deps import StaffDep, require
 from relaydesk.auth.permissions import Permission
 from relaydesk.deps import SessionDep
-from relaydesk.errors import AppError, PermissionDenied
+from relaydesk.errors import AppError
 from relaydesk.tenancy import service as tenancy
-from relaydesk.tenancy.schemas import ChannelCreate
-from relaydesk.web.navigation import AREAS, Area, areas_for, home_path
+from relaydesk.tenancy.schemas import ChannelCreate, PartnerSettingsUpdate
+from relaydesk.web.navigation import home_path
 from relaydesk.web.templating import from_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -112,16 +111,33 @@ async def switch_chat(
     return render(request, "partner/_channels.html", staff=staff, **overview)
 
 
-def _not_built_page(area: Area) -> Callable[..., Awaitable[HTMLResponse]]:
-    async def page(request: Request, staff: require(area.permission)) -> HTMLResponse:
-        # Staff management is one permission on both sides; each side reaches only its own.
-        if area not in areas_for(staff):
-            raise PermissionDenied("This page belongs to the other side of the platform.")
-        return render(request, "not_built.html", staff=staff, area=area)
-
-    return page
-
-
-for _area in AREAS:
-    if not _area.built:
-        router.add_api_route(_area.path, _not_built_page(_area), methods=["GET"])
+@router.post("/partner/owner-timer", name="partner:owner_timer")
+async def change_owner_timer(
+    request: Request,
+    session: SessionDep,
+    staff: require(Permission.CHAT_MANAGE),
+    enabled: bool = Form(False),
+    minutes: str = Form(""),
+) -> Response:
+    """Switches the owner timer (HD-20) on for `minutes`, or off; htmx swaps the card in."""
+    error = None
+    try:
+        data = PartnerSettingsUpdate(owner_timer_minutes=int(minutes) if enabled else None)
+    except ValueError:
+        error = "Give the minutes as a whole number from 1 to 1440."
+    else:
+        await tenancy.update_partner_settings(session, staff, data)
+    htmx = from_htmx(request)
+    if error is None and not htmx:
+        return RedirectResponse("/partner", status_code=303)
+    overview = await tenancy.partner_overview(session, staff)
+    return render(
+        request,
+        "partner/_owner_timer.html" if htmx else "partner/home.html",
+        staff=staff,
+        timer_error=error,
+        timer_saved=error is None,
+        typed_minutes=minutes if error else None,
+        status_code=200 if htmx else 422,
+        **overview,
+    )

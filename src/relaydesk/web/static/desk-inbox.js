@@ -1,5 +1,6 @@
-// The console's left column: filter tabs with live counts, channel filter, search, and the list
-// of chats (newest activity first, endless scroll) kept current by the socket's events.
+// The console's left column: filter tabs with live counts (all chats, and those with messages
+// the agent has not read), channel filter, search, and the list of chats (newest activity first,
+// endless scroll, unread ones marked) kept current by the socket's events.
 
 import { describeError } from "./chat-api.js";
 import { el, show, snippetNodes, timeElement, watchSentinel } from "./chat-dom.js";
@@ -8,6 +9,7 @@ import { messageSummary } from "./chat-files.js";
 const PAGE_SIZE = 30;
 const SEARCH_PAUSE_MS = 250;
 const COUNTS_PAUSE_MS = 150;
+const EXPORT_PATH = "/api/v1/conversations/export.csv";
 export const STATUS_LABEL = { unanswered: "Unanswered", active: "Active", finished: "Finished" };
 
 const activityTime = (conversation) => Date.parse(conversation.last_message_at);
@@ -22,6 +24,7 @@ export class Inbox {
     Object.assign(this, { api, agentId, onOpen });
     this.tabs = [...document.querySelectorAll('[role="tab"][data-filter]')];
     this.countNodes = [...document.querySelectorAll("[data-count]")];
+    this.unreadNodes = [...document.querySelectorAll("[data-unread]")];
     this.title = document.title;
     this.channelSelect = document.getElementById("channel-filter");
     this.channelNames = new Map(
@@ -44,6 +47,9 @@ export class Inbox {
     this.drawn = new Map();
     // Each chat's status and owner as last seen in an event: counts move only when these do.
     this.states = new Map();
+    // Each chat's unread messages as last learnt: socket frames go to every agent, so they
+    // carry none; the console adds the end user's new messages to what the API said.
+    this.unread = new Map();
 
     for (const tab of this.tabs) {
       tab.addEventListener("click", () => {
@@ -65,6 +71,12 @@ export class Inbox {
       const item = event.target.closest("button[data-id]");
       if (item) this.onOpen(item.dataset.id);
     });
+    // Registered after the tabs' own listeners, so the export sees the filter just picked.
+    this.exportLink = document.getElementById("export-finished");
+    for (const tab of this.tabs) tab.addEventListener("click", () => this.showExport());
+    this.channelSelect.addEventListener("change", () => this.showExport());
+    this.searchBox.addEventListener("input", () => this.showExport());
+    this.showExport();
     this.more = watchSentinel(
       document.getElementById("inbox-sentinel"),
       document.getElementById("inbox-scroll"),
@@ -74,6 +86,18 @@ export class Inbox {
 
   channelName(channelId) {
     return this.channelNames.get(channelId) ?? "Channel";
+  }
+
+  /** The Finished tab's CSV export, of the channel and search text shown. */
+  showExport() {
+    const params = new URLSearchParams();
+    const channelId = this.channelSelect.value;
+    const q = this.searchBox.value.trim();
+    if (channelId) params.set("channel_id", channelId);
+    if (q) params.set("q", q);
+    const query = params.toString();
+    this.exportLink.href = query ? `${EXPORT_PATH}?${query}` : EXPORT_PATH;
+    show(this.exportLink, this.filter === "finished");
   }
 
   query() {
@@ -98,6 +122,7 @@ export class Inbox {
     try {
       const page = await this.api.get("/api/v1/conversations", this.query());
       if (version !== this.version) return;
+      this.learnUnread(page.items);
       this.items = page.items;
       this.nextCursor = page.next_cursor;
       for (const conversation of this.meanwhile) this.merge(conversation);
@@ -122,6 +147,7 @@ export class Inbox {
         cursor: this.nextCursor,
       });
       if (version !== this.version) return;
+      this.learnUnread(page.items);
       const shown = new Set(this.items.map((conversation) => conversation.id));
       this.items.push(...page.items.filter((conversation) => !shown.has(conversation.id)));
       this.nextCursor = page.next_cursor;
@@ -146,6 +172,12 @@ export class Inbox {
         });
         if (channelId !== this.channelSelect.value) return;
         for (const node of this.countNodes) node.textContent = String(counts[node.dataset.count]);
+        for (const node of this.unreadNodes) {
+          const unread = counts.unread[node.dataset.unread];
+          node.textContent = String(unread);
+          node.setAttribute("aria-label", `${unread} with unread messages`);
+          show(node, unread > 0);
+        }
         // Chats waiting show in the browser's tab while the agent works in another.
         document.title = counts.unanswered ? `(${counts.unanswered}) ${this.title}` : this.title;
       } catch {
@@ -154,14 +186,34 @@ export class Inbox {
     }, COUNTS_PAUSE_MS);
   }
 
-  /** A chat as an event or an answer has it now: moved, added or dropped from the list. */
-  upsert(conversation) {
+  /** A chat as an event or an answer has it now: moved, added or dropped from the list;
+   * `unreadAdded` counts the end user's messages in it the agent has not seen. */
+  upsert(conversation, { unreadAdded = 0 } = {}) {
     const state = `${conversation.status} ${conversation.owner?.id ?? ""}`;
-    if (this.states.get(conversation.id) !== state) this.refreshCounts();
+    if (this.states.get(conversation.id) !== state || unreadAdded) this.refreshCounts();
     this.states.set(conversation.id, state);
-    this.meanwhile?.push(conversation);
-    this.merge(conversation);
+    const unread =
+      conversation.unread_count ?? (this.unread.get(conversation.id) ?? 0) + unreadAdded;
+    this.unread.set(conversation.id, unread);
+    const known = { ...conversation, unread_count: unread };
+    this.meanwhile?.push(known);
+    this.merge(known);
     this.render();
+  }
+
+  learnUnread(conversations) {
+    for (const { id, unread_count } of conversations) this.unread.set(id, unread_count);
+  }
+
+  /** The agent has read a chat, here or in another console. */
+  markedRead(conversationId) {
+    if (this.unread.get(conversationId) === 0) return;
+    this.unread.set(conversationId, 0);
+    this.items = this.items.map((shown) =>
+      shown.id === conversationId ? { ...shown, unread_count: 0 } : shown,
+    );
+    this.render();
+    this.refreshCounts();
   }
 
   merge(conversation) {
@@ -246,10 +298,21 @@ export class Inbox {
           text: conversation.last_message ? messageSummary(conversation.last_message) : "",
         });
     const attrs = { type: "button", "data-id": conversation.id };
+    const unread = conversation.unread_count ?? 0;
+    const unreadBadge = unread
+      ? [
+          el("span", {
+            className: "unread-badge",
+            text: String(unread),
+            attrs: { "aria-label": `${unread} unread` },
+          }),
+        ]
+      : [];
     return el("li", {}, [
-      el("button", { className: "conversation", attrs }, [
+      el("button", { className: unread ? "conversation unread" : "conversation", attrs }, [
         el("span", { className: "line" }, [
           el("strong", { className: "name", text: conversation.end_user.name }),
+          ...unreadBadge,
           timeElement(conversation.last_message_at),
         ]),
         el("span", { className: "line" }, [

@@ -1,5 +1,6 @@
 // The console's open chat: header with status and owner, the messages, the composer (taking or
-// taking over the chat as the API asks) and "Finish conversation".
+// taking over the chat as the API asks) and "Finish conversation". What the agent sees of it
+// counts as read (HD-19).
 
 import { CannedPicker } from "./canned-picker.js";
 import { MessageIds, describeError, staffHeaders } from "./chat-api.js";
@@ -10,11 +11,14 @@ import { STATUS_LABEL } from "./desk-inbox.js";
 import { EngagementPicker } from "./engagement-picker.js";
 
 const $ = (id) => document.getElementById(id);
+// Messages that come in a burst are marked read with one request.
+const READ_PAUSE_MS = 300;
 
 export class ThreadPane {
-  /** `onChange(conversation)` hears of changes this pane learnt from the API itself. */
-  constructor({ api, agentId, channelName, onChange }) {
-    Object.assign(this, { api, agentId, channelName, onChange });
+  /** `onChange(conversation)` hears of changes this pane learnt from the API itself,
+   * `onRead(conversationId)` that the agent has read the open chat. */
+  constructor({ api, agentId, channelName, onChange, onRead }) {
+    Object.assign(this, { api, agentId, channelName, onChange, onRead });
     this.id = null;
     this.conversation = null;
     this.messages = null;
@@ -32,6 +36,8 @@ export class ThreadPane {
       note: $("composer-note"),
       text: $("composer-text"),
       send: $("send"),
+      transcriptPage: $("transcript-page"),
+      transcriptDownload: $("transcript-download"),
     };
     this.ui.composer.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -46,6 +52,8 @@ export class ThreadPane {
       onSent: (message) => this.showSent(message),
     });
     this.ui.finish.addEventListener("click", () => this.finish());
+    // Messages that came while the console was in a background tab are read on coming back.
+    document.addEventListener("visibilitychange", () => this.markRead());
     this.files = new AttachmentTray({
       button: $("attach"),
       input: $("attach-input"),
@@ -81,6 +89,7 @@ export class ThreadPane {
         this.messages.loadLatest(),
       ]);
       this.update(conversation);
+      this.markRead();
     } catch (error) {
       if (this.id === conversationId) this.showError(describeError(error));
     }
@@ -93,6 +102,7 @@ export class ThreadPane {
     const seen = this.conversation;
     if (seen && Date.parse(conversation.last_message_at) < Date.parse(seen.last_message_at)) return;
     this.conversation = conversation;
+    this.linkTranscript(conversation.id);
     const { ui } = this;
     ui.title.textContent = conversation.end_user.name;
     const parts = [
@@ -116,11 +126,39 @@ export class ThreadPane {
     this.files.setDisabled(finished || this.signedOut);
   }
 
+  /** The header's transcript links, pointed at the open chat. */
+  linkTranscript(conversationId) {
+    const path = `/api/v1/conversations/${conversationId}/transcript`;
+    this.ui.transcriptPage.href = `${path}.html`;
+    this.ui.transcriptDownload.href = `${path}.txt`;
+  }
+
   /** A message.created event. */
   receive(message, conversation) {
     if (conversation.id !== this.id) return;
     this.messages.add(message);
     this.update(conversation);
+    if (message.sender.type === "end_user") this.markRead();
+  }
+
+  /** Whether the agent sees the open chat now: its messages are read as they come. */
+  inView() {
+    return Boolean(this.id) && document.visibilityState === "visible";
+  }
+
+  /** Marks the open chat read up to its newest message, once the agent can see it. */
+  markRead() {
+    clearTimeout(this.readPause);
+    this.readPause = setTimeout(async () => {
+      const id = this.id;
+      if (!this.inView() || !this.conversation) return;
+      try {
+        await this.api.post(`/api/v1/conversations/${id}/read`);
+        this.onRead(id);
+      } catch {
+        // Still unread; the next message or the next look marks it again.
+      }
+    }, READ_PAUSE_MS);
   }
 
   /** After a reconnect: the messages and state missed while the socket was down. */

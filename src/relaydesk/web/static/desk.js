@@ -20,6 +20,7 @@ const thread = new ThreadPane({
   agentId,
   channelName: (channelId) => inbox.channelName(channelId),
   onChange: (conversation) => inbox.upsert(conversation),
+  onRead: (conversationId) => inbox.markedRead(conversationId),
 });
 const alerts = new DeskAlerts({
   api,
@@ -59,7 +60,10 @@ connectSocket(socketUrl(), {
   onFrame({ type, data }) {
     if (type === "message.created") {
       const { conversation, ...message } = data;
-      inbox.upsert(conversation);
+      // Unread unless the agent is looking at that chat (HD-19).
+      const seen = thread.id === conversation.id && thread.inView();
+      const unread = message.sender.type === "end_user" && !seen;
+      inbox.upsert(conversation, { unreadAdded: unread ? 1 : 0 });
       thread.receive(message, conversation);
       alerts.receive(message, conversation);
       // A card sent is an engagement received.
@@ -69,6 +73,9 @@ connectSocket(socketUrl(), {
     } else if (type === "conversation.updated") {
       inbox.upsert(data);
       thread.update(data);
+    } else if (type === "conversation.read") {
+      // Read in another of this agent's consoles.
+      inbox.markedRead(data.conversation_id);
     } else if (type === "engagement.activity") {
       engagements.activity(data);
     }
