@@ -44,6 +44,7 @@ from relaydesk.notify import pages as notify_pages
 from relaydesk.ratelimit import FailureCounter, MemoryFailureCounter, RedisFailureCounter
 from relaydesk.realtime import api as realtime_api
 from relaydesk.realtime.bus import Bus, MemoryBus, RedisBus
+from relaydesk.realtime.presence import MemoryPresence, RedisPresence
 from relaydesk.tenancy import api as tenancy_api
 from relaydesk.tenancy import partners_api, partners_pages
 from relaydesk.web import pages as web_pages
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else MemoryFailureCounter()
         )
         app.state.database, app.state.bus, app.state.storage = database, bus, storage
+        app.state.presence = (
+            RedisPresence(redis, settings.redis_key_prefix) if redis else MemoryPresence()
+        )
         app.state.failure_counter = failure_counter
         stop_worker = asyncio.Event()
         worker = (

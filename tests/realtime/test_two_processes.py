@@ -10,6 +10,7 @@ from tests.chat.conftest import as_agent, new_follower
 from tests.factories import Factory, World
 from tests.processes import Relaydesk, free_port, wait_until_serving
 from tests.realtime.conftest import bearer_token, socket
+from tests.realtime.test_presence import say
 
 pytestmark = pytest.mark.only_backend("postgresql")
 
@@ -51,3 +52,37 @@ async def test_a_message_sent_through_one_reaches_sockets_on_the_other(
             reply = (await agent.reply(sent["conversation_id"], "Answer from process two")).json()
             frames = [await follower_socket.frame_of("message.created") for _ in range(3)]
             assert [f["id"] for f in frames][-1] == reply["id"]
+
+
+async def test_who_views_and_types_is_shared_and_throttled_across_processes(
+    relaydesk: Relaydesk,
+    settings: Settings,
+    factory: Factory,
+    world: World,
+) -> None:
+    first, second = await asyncio.gather(serving(relaydesk, settings), serving(relaydesk, settings))
+    async with (
+        httpx.AsyncClient(base_url=first) as via_first,
+        httpx.AsyncClient(base_url=second) as via_second,
+    ):
+        follower = await new_follower(via_first, world.tenant, world.a.channel, name="Mia")
+        conversation_id = (await follower.write("Hello?")).json()["conversation_id"]
+        agent = await as_agent(via_first, factory, world.a.agent)
+        colleague = await as_agent(via_second, factory, world.a.admin)
+        async with (
+            socket(first, headers=agent.headers) as agent_on_first,
+            socket(second, headers=agent.headers) as agent_on_second,
+            socket(second, headers=colleague.headers) as colleague_socket,
+        ):
+            await say(colleague_socket, "viewing", conversation_id)
+            await colleague_socket.frame_of("presence")
+            await say(agent_on_first, "viewing", conversation_id)
+            presence = await colleague_socket.frame_of("presence")
+            assert [v["name"] for v in presence["viewers"]] == sorted([colleague.name, agent.name])
+
+            # The same agent typing in two consoles on two processes: one event a second.
+            await say(agent_on_first, "typing", conversation_id)
+            await say(agent_on_second, "typing", conversation_id)
+            typing = await colleague_socket.frame_of("typing")
+            assert typing["sender"]["id"] == agent.id
+            assert await colleague_socket.nothing_pending()

@@ -3,15 +3,19 @@
 import asyncio
 import contextlib
 import json
+import uuid
 from urllib.parse import urlsplit
 
+import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.auth import service as auth
 from relaydesk.auth.deps import SESSION_COOKIE, bearer_credentials, principal_from_bearer
 from relaydesk.auth.permissions import Permission
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
+from relaydesk.chat.collision import SocketPresence
 from relaydesk.clock import now
 from relaydesk.errors import AppError, PermissionDenied, Unauthenticated
 from relaydesk.realtime import topics
@@ -19,6 +23,7 @@ from relaydesk.realtime.bus import Subscription
 from relaydesk.realtime.events import encode_frame
 from relaydesk.tenancy.service import followed_channel_ids
 
+log = structlog.get_logger(__name__)
 router = APIRouter()
 
 # Close codes: 4401/4403 like HTTP 401/403; 1013 "try again later" for a client too slow to
@@ -63,13 +68,29 @@ def _server_time() -> dict[str, str]:
     return {"server_time": now().isoformat().replace("+00:00", "Z")}
 
 
-async def _receive(websocket: WebSocket, subscription: Subscription) -> None:
-    """Answers pings until the client goes away."""
+async def _receive(
+    websocket: WebSocket, subscription: Subscription, presence: SocketPresence
+) -> None:
+    """Answers pings, and hears which chat the client shows and types in (HD-18), until the
+    client goes away. Frames it cannot use are ignored."""
     while True:
         text = await websocket.receive_text()
-        with contextlib.suppress(ValueError, AttributeError):
-            if json.loads(text).get("type") == "ping":
+        try:
+            frame = json.loads(text)
+            kind, named = frame.get("type"), frame.get("conversation_id")
+            conversation_id = uuid.UUID(named) if isinstance(named, str) else None
+        except (ValueError, AttributeError):
+            continue
+        try:
+            if kind == "ping":
                 subscription.push(encode_frame("pong", _server_time()))
+            elif kind == "viewing" and (conversation_id or named is None):
+                await presence.view(conversation_id)
+            elif kind == "typing" and conversation_id:
+                await presence.typing(conversation_id)
+        except (RedisError, OSError) as error:
+            # Who views and types is best effort: a Redis outage must not end the socket.
+            log.warning("presence_unavailable", error=repr(error))
 
 
 async def _signed_out(websocket: WebSocket) -> None:
@@ -99,10 +120,11 @@ async def socket(websocket: WebSocket) -> None:
     except AppError as error:
         await websocket.close(UNAUTHENTICATED if error.status == 401 else FORBIDDEN, error.detail)
         return
+    presence = SocketPresence(principal, app.state.database, app.state.bus, app.state.presence)
     async with app.state.bus.subscribe(subscribed) as subscription:
         await websocket.send_text(encode_frame("hello", _server_time()))
         tasks = [
-            asyncio.create_task(_receive(websocket, subscription)),
+            asyncio.create_task(_receive(websocket, subscription, presence)),
             asyncio.create_task(_send(websocket, subscription)),
             asyncio.create_task(subscription.overflowed.wait()),
             signed_out := asyncio.create_task(_signed_out(websocket)),
@@ -111,6 +133,9 @@ async def socket(websocket: WebSocket) -> None:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        # The client's colleagues see it leave the chat it showed.
+        with contextlib.suppress(RedisError, OSError):
+            await presence.leave()
         # A client that went away ends its socket; anything else is a bug worth a log line.
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             for task in done:

@@ -13,7 +13,8 @@ export function socketUrl(accessToken) {
 }
 
 /**
- * Keeps a socket open until `stop()`.
+ * Keeps a socket open until `stop()`; `send(frame)` sends while it is open (and drops the frame
+ * otherwise: what is sent is ephemeral, like typing).
  * - `onHello()`: (re)connected; fetch whatever may have been missed.
  * - `onFrame(frame)`: any other server frame but `pong`.
  * - `onStatus(status)`: "live", "reconnecting" or "signed-out" (4401/4403: no more attempts).
@@ -71,6 +72,9 @@ export function connectSocket(url, { onHello, onFrame, onStatus }) {
   window.addEventListener("online", reconnectNow);
   open();
   return {
+    send(frame) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+    },
     stop() {
       stopped = true;
       clearTimeout(retry);

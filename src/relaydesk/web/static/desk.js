@@ -4,6 +4,7 @@ import { createApi, staffHeaders } from "./chat-api.js";
 import { el } from "./chat-dom.js";
 import { STATUS_TEXT, connectSocket, socketUrl } from "./chat-socket.js";
 import { DeskAlerts } from "./desk-alerts.js";
+import { CollisionGuard } from "./desk-presence.js";
 import { EngagementPanels } from "./desk-engagements.js";
 import { Inbox } from "./desk-inbox.js";
 import { ThreadPane } from "./desk-thread.js";
@@ -28,6 +29,11 @@ const alerts = new DeskAlerts({
   openId: () => thread.id,
   onOpen: openConversation,
 });
+const guard = new CollisionGuard({
+  socket: () => socket,
+  agentId,
+  conversationId: () => thread.id,
+});
 const engagements = new EngagementPanels({
   api,
   endUserId: () => thread.conversation?.end_user.id,
@@ -38,7 +44,9 @@ function openConversation(conversationId) {
   // In the address, so reloading the page comes back to the same chat.
   history.replaceState(null, "", `#${conversationId}`);
   engagements.clear();
-  thread.open(conversationId).then(() => engagements.refresh());
+  const opening = thread.open(conversationId);
+  guard.opened();
+  opening.then(() => engagements.refresh());
 }
 
 function showStatus(status) {
@@ -51,8 +59,9 @@ function showStatus(status) {
   }
 }
 
-connectSocket(socketUrl(), {
+const socket = connectSocket(socketUrl(), {
   onHello() {
+    guard.opened();
     inbox.reload();
     thread.catchUp();
     engagements.refresh();
@@ -65,6 +74,7 @@ connectSocket(socketUrl(), {
       const unread = message.sender.type === "end_user" && !seen;
       inbox.upsert(conversation, { unreadAdded: unread ? 1 : 0 });
       thread.receive(message, conversation);
+      guard.received(message);
       alerts.receive(message, conversation);
       // A card sent is an engagement received.
       if (message.kind === "engagement") {
@@ -73,6 +83,10 @@ connectSocket(socketUrl(), {
     } else if (type === "conversation.updated") {
       inbox.upsert(data);
       thread.update(data);
+    } else if (type === "presence") {
+      guard.presence(data);
+    } else if (type === "typing") {
+      guard.typed(data);
     } else if (type === "conversation.read") {
       // Read in another of this agent's consoles.
       inbox.markedRead(data.conversation_id);

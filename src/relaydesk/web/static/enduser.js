@@ -6,6 +6,7 @@ import { el, sendOnEnter, show } from "./chat-dom.js";
 import { AttachmentTray, blobUrls } from "./chat-files.js";
 import { STATUS_TEXT, connectSocket, socketUrl } from "./chat-socket.js";
 import { MessageList } from "./chat-thread.js";
+import { TypingNotice, typingSender } from "./chat-typing.js";
 
 const TOKEN_KEY = "relaydesk.endUserToken";
 const SELF_REDEEMED = new Set(["click_to_redeem", "time_based"]);
@@ -44,6 +45,11 @@ const files = new AttachmentTray({
   headersFor: bearer,
 });
 let socket = null;
+// An agent typing in the open chat (HD-18); and telling the agents when I type.
+const typing = new TypingNotice($("typing"), (senders) =>
+  senders.map((sender) => `${sender.name} is typing…`).join(" "),
+);
+const keystroke = typingSender(() => socket, () => open?.conversationId);
 let channels = new Map();
 const messageIds = new MessageIds();
 // The open chat: its channel, and its conversation once there is one.
@@ -196,6 +202,7 @@ function showChannels() {
 function closeChat() {
   open?.messages?.close();
   open = null;
+  typing.clear();
   files.clear();
 }
 
@@ -323,10 +330,15 @@ function onFrame({ type, data }) {
   if (type === "message.created") {
     const { conversation, ...message } = data;
     if (!open || conversation.channel_id !== open.channel.id) return;
+    typing.stopped(message.sender.id);
     if (open.conversationId === conversation.id) open.messages.add(message);
     else if (!open.conversationId) attach(conversation.id).catch(fail);
   } else if (type === "channel.updated") {
     updateChannel(data);
+  } else if (type === "typing") {
+    if (data.sender.type === "agent" && data.conversation_id === open?.conversationId) {
+      typing.show(data);
+    }
   }
 }
 
@@ -391,6 +403,7 @@ ui.composer.addEventListener("submit", async (event) => {
   else if (!ui.text.value) ui.text.value = body;
 });
 sendOnEnter(ui.text, ui.composer);
+ui.text.addEventListener("input", keystroke);
 ui.forget.addEventListener("click", () => askForToken(""));
 ui.tokenForm.addEventListener("submit", (event) => {
   event.preventDefault();
