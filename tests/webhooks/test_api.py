@@ -167,9 +167,31 @@ class TestAddressRules:
         with pytest.raises(InvalidInput, match="must start with https://"):
             check_url(url, strict)
 
-    def test_https_anywhere_is_allowed_without_the_setting(self) -> None:
-        for url in (HTTPS, "https://localhost:8443/in", "https://203.0.113.9/in"):
+    def test_https_to_public_hosts_is_allowed_without_the_setting(self) -> None:
+        for url in (HTTPS, "https://93.184.216.34/in", "https://[2606:4700::1111]/in"):
             check_url(url, Settings(allow_http_loopback_webhooks=False))
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://10.0.0.5/in",
+            "https://192.168.1.1/in",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[fd00::1]/in",
+            "https://0.0.0.0/in",
+            "https://224.0.0.1/in",
+            "https://localhost:8443/in",
+            "https://db.localhost/in",
+        ],
+    )
+    def test_https_into_the_worker_s_own_network_is_refused(self, url: str) -> None:
+        with pytest.raises(InvalidInput, match="must name a public host"):
+            check_url(url, Settings(allow_http_loopback_webhooks=False))
+
+    def test_https_to_this_machine_only_where_allowed(self) -> None:
+        check_url("https://localhost:8443/in", Settings(allow_http_loopback_webhooks=True))
+        with pytest.raises(InvalidInput, match="must name a public host"):
+            check_url("https://10.0.0.5/in", Settings(allow_http_loopback_webhooks=True))
 
     async def test_changing_to_a_bad_address_is_refused(self, webhooks: Webhooks) -> None:
         endpoint = await webhooks.register(HTTPS)

@@ -58,24 +58,40 @@ def _url_problem(url: str, settings: Settings) -> str | None:
         return "The URL must name a host, as in https://example.com/hooks."
     if parts.username is not None or parts.password is not None:
         return "The URL must not hold a user name or password; check the signature instead."
+    loopback = _is_loopback(parts.hostname)
     if parts.scheme == "http":
         if not settings.allow_http_loopback_webhooks:
             return _HTTPS_ONLY
-        if not _is_loopback(parts.hostname):
+        if not loopback:
             return (
                 "Plain http:// is allowed only to this machine (localhost, 127.0.0.1, ::1). "
                 "Use https://."
             )
+    elif _is_internal(parts.hostname) and not (loopback and settings.allow_http_loopback_webhooks):
+        # The worker must not be made to post into the network it runs in.
+        return "The URL must name a public host, not a private, loopback or link-local address."
     return None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    address = _address(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
+
+
+def _is_internal(host: str) -> bool:
+    """An address that is not on the public internet (only literal addresses and localhost
+    are known without asking DNS)."""
+    address = _address(host)
+    if address is None:
+        return host == "localhost" or host.endswith(".localhost")
+    return not address.is_global or address.is_multicast
 
 
 def check_url(url: str, settings: Settings) -> None:
