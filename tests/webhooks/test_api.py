@@ -181,7 +181,12 @@ class TestAddressRules:
             "https://0.0.0.0/in",
             "https://224.0.0.1/in",
             "https://localhost:8443/in",
+            "https://localhost./in",
             "https://db.localhost/in",
+            "https://127.1/in",
+            "https://2130706433/in",
+            "https://0x7f.0.0.1/in",
+            "https://0/in",
         ],
     )
     def test_https_into_the_worker_s_own_network_is_refused(self, url: str) -> None:

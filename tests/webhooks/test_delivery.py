@@ -361,6 +361,28 @@ class TestRetries:
         assert (refused["state"], refused["response_code"]) == ("pending", None)
         assert refused["last_error"].startswith("ConnectError")
 
+    async def test_a_name_that_points_into_our_network_is_not_posted_to(
+        self, webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        endpoint = await webhooks.register("https://hooks.example.com/in")
+        resolve = socket.getaddrinfo
+
+        def pointed_inside(host: str, *args: Any, **kwargs: Any) -> Any:
+            if host == "hooks.example.com":
+                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", 443))]
+            return resolve(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", pointed_inside)
+        await (await webhooks.follower()).write()
+
+        await webhooks.deliver()
+
+        (refused,) = await webhooks.log(endpoint)
+        assert (refused["state"], refused["response_code"]) == ("pending", None)
+        assert refused["last_error"] == (
+            "Not sent: The host hooks.example.com is at a non-public address (10.0.0.5)."
+        )
+
 
 class TestOrder:
     async def test_one_endpoint_s_deliveries_go_in_order_and_a_failing_one_holds_up_no_other(
@@ -381,13 +403,23 @@ class TestOrder:
             assert [b["data"]["body"] for b in receiver.bodies()] == ["one"]
             waiting = (await webhooks.log(failing))[:2]
             assert {(w["attempts"], w["last_error"]) for w in waiting} == {(0, delivery.WAITING)}
+            # What happens meanwhile waits behind the failed one too.
+            await follower.write("four")
+            await webhooks.deliver()
+            assert [b["data"]["body"] for b in receiver.bodies()] == ["one"]
 
             clock.advance(timedelta(seconds=30))
             await webhooks.deliver()
         finally:
             healthy.stop()
 
-        assert [b["data"]["body"] for b in receiver.bodies()] == ["one", "one", "two", "three"]
+        assert [b["data"]["body"] for b in receiver.bodies()] == [
+            "one",
+            "one",
+            "two",
+            "three",
+            "four",
+        ]
         assert {row["state"] for row in await webhooks.log(failing)} == {"delivered"}
 
 

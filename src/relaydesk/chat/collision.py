@@ -32,6 +32,10 @@ from relaydesk.realtime.presence import (
 
 # Chats a socket has asked about, remembered so its frames need no query each; bounded.
 _KNOWN_CHATS = 200
+# What one socket may say a second, on average and in a burst: a console sends a few frames a
+# minute, so a client flooding its colleagues (or the database, with chat ids) is cut short.
+_FRAMES_PER_SECOND = 4.0
+_FRAMES_IN_A_BURST = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,20 @@ class SocketPresence:
         self.viewing: uuid.UUID | None = None
         self._refreshed_at = 0.0
         self._chats: dict[uuid.UUID, _Chat | None] = {}
+        self._allowance, self._counted_at = _FRAMES_IN_A_BURST, time.monotonic()
+
+    def _within_rate(self) -> bool:
+        """A token bucket: frames beyond the socket's rate are dropped."""
+        moment = time.monotonic()
+        self._allowance = min(
+            _FRAMES_IN_A_BURST,
+            self._allowance + (moment - self._counted_at) * _FRAMES_PER_SECOND,
+        )
+        self._counted_at = moment
+        if self._allowance < 1:
+            return False
+        self._allowance -= 1
+        return True
 
     async def _chat(self, conversation_id: uuid.UUID) -> _Chat | None:
         """The chat if the socket's person may read it; None (and nothing sent) otherwise."""
@@ -74,7 +92,7 @@ class SocketPresence:
 
     async def view(self, conversation_id: uuid.UUID | None) -> None:
         """The agent's console shows this chat now (None: no chat); repeated to stay listed."""
-        if isinstance(self.principal, EndUserPrincipal):
+        if isinstance(self.principal, EndUserPrincipal) or not self._within_rate():
             return
         if self.viewing is not None and self.viewing != conversation_id:
             await self.leave()
@@ -99,6 +117,8 @@ class SocketPresence:
 
     async def typing(self, conversation_id: uuid.UUID) -> None:
         """A keystroke in the chat's composer; sent on at most once a second per sender."""
+        if not self._within_rate():
+            return
         chat = await self._chat(conversation_id)
         if chat is None or not await self.store.allow(f"typing:{chat.id}:{self.principal.id}"):
             return

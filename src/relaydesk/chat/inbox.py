@@ -5,8 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.auth.principal import EndUserPrincipal, Principal, StaffPrincipal
@@ -14,6 +13,7 @@ from relaydesk.chat import schemas, search
 from relaydesk.chat.models import Conversation, ConversationRead, ConversationStatus, Message
 from relaydesk.chat.service import get_conversation, readable_conversations
 from relaydesk.chat.views import detailed_views, message_views, with_details
+from relaydesk.db import InsertUnlessDuplicate
 from relaydesk.errors import InvalidInput, NotFound
 from relaydesk.pagination import decode_text_cursor, encode_text_cursor
 from relaydesk.realtime import topics
@@ -214,6 +214,9 @@ async def list_messages(
     return await message_views(session, messages), next_cursor
 
 
+_insert_mark = InsertUnlessDuplicate(ConversationRead.__table__, "conversation_id", "reader_id")
+
+
 async def mark_read(
     session: AsyncSession, reader: Principal, conversation_id: uuid.UUID, seq: int | None
 ) -> None:
@@ -221,22 +224,22 @@ async def mark_read(
     agent's other consoles hear of it."""
     conversation = await get_conversation(session, reader, conversation_id)
     up_to = conversation.last_seq if seq is None else min(seq, conversation.last_seq)
-    mark = await session.get(ConversationRead, (conversation.id, reader.id))
-    if mark is None:
-        try:
-            async with session.begin_nested():
-                mark = ConversationRead(
-                    conversation_id=conversation.id, reader_id=reader.id, last_read_seq=0
-                )
-                session.add(mark)
-        except IntegrityError:
-            # Another request of the same reader made the mark a moment ago.
-            mark = await session.get_one(
-                ConversationRead, (conversation.id, reader.id), populate_existing=True
-            )
-    if up_to <= mark.last_read_seq:
+    if up_to == 0:
         return
-    mark.last_read_seq = up_to
+    # One conditional statement each, so two requests at once can't move the mark back.
+    mark = {"conversation_id": conversation.id, "reader_id": reader.id}
+    if not await _insert_mark(session, {**mark, "last_read_seq": up_to}):
+        moved = await session.execute(
+            update(ConversationRead)
+            .where(
+                ConversationRead.conversation_id == conversation.id,
+                ConversationRead.reader_id == reader.id,
+                ConversationRead.last_read_seq < up_to,
+            )
+            .values(last_read_seq=up_to)
+        )
+        if not moved.rowcount:  # type: ignore[attr-defined]
+            return
     if isinstance(reader, StaffPrincipal):
         moved = schemas.ReadMarkMoved(conversation_id=conversation.id, last_read_seq=up_to)
         queue_event(session, (topics.staff(reader.id),), "conversation.read", moved)

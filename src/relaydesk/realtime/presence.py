@@ -117,7 +117,7 @@ class RedisPresence:
             pipe.expire(key, TTL_SECONDS)
             pipe.hgetall(key)
             *_, stored = await pipe.execute()
-        return await self._pruned(key, stored, at)
+        return self._alive_of(stored, at)
 
     async def leave(self, conversation_id: uuid.UUID, socket_id: str) -> list[Viewer]:
         key = self._key(conversation_id)
@@ -125,17 +125,17 @@ class RedisPresence:
             pipe.hdel(key, socket_id)
             pipe.hgetall(key)
             _, stored = await pipe.execute()
-        return await self._pruned(key, stored, now())
+        return self._alive_of(stored, now())
 
-    async def _pruned(self, key: str, stored: dict[bytes, bytes], at: datetime) -> list[Viewer]:
+    @staticmethod
+    def _alive_of(stored: dict[bytes, bytes], at: datetime) -> list[Viewer]:
+        # Expired entries are passed over, not deleted: deleting them after this read could
+        # drop an entry refreshed meanwhile. The hash expires whole once nobody refreshes it.
         viewers: dict[str, tuple[Viewer, float]] = {}
         for socket_id, raw in stored.items():
             entry = json.loads(raw)
             viewer = Viewer(socket_id.decode(), uuid.UUID(entry["id"]), entry["name"])
             viewers[viewer.socket_id] = (viewer, entry["until"])
-        expired = [s for s, (_, until) in viewers.items() if until <= at.timestamp()]
-        if expired:
-            await self._redis.hdel(key, *expired)
         return _alive(viewers, at)
 
     async def allow(self, key: str) -> bool:

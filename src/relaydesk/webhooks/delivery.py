@@ -28,6 +28,7 @@ import httpx
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import aliased
 
 from relaydesk.clock import now
 from relaydesk.config import Settings
@@ -35,7 +36,7 @@ from relaydesk.db import Database
 from relaydesk.errors import InvalidInput
 from relaydesk.notify.service import retry_delay, skip_claimed
 from relaydesk.webhooks.models import DeliveryState, WebhookDelivery, WebhookEndpoint
-from relaydesk.webhooks.service import check_url
+from relaydesk.webhooks.service import check_url, public_address_problem
 
 log = structlog.get_logger(__name__)
 
@@ -97,14 +98,30 @@ async def _claim_due(database: Database, limit: int) -> list[Claimed]:
     """Due deliveries, oldest first, each taken for `LEASE`."""
     async with database.transaction() as session:
         at = now()
+        # An endpoint's delivery waits while an older one of the endpoint is waiting for its
+        # retry or on its way, so the endpoint gets them in the order they were queued.
+        ahead = aliased(WebhookDelivery)
+        older_waiting = (
+            select(ahead.id)
+            .where(
+                ahead.endpoint_id == WebhookDelivery.endpoint_id,
+                ahead.id < WebhookDelivery.id,
+                ahead.state == DeliveryState.PENDING,
+                (ahead.next_attempt_at > at) | (ahead.claimed_until > at),
+            )
+            .exists()
+        )
         statement = (
             select(WebhookDelivery)
             .where(
                 WebhookDelivery.state == DeliveryState.PENDING,
                 WebhookDelivery.next_attempt_at <= at,
                 or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until <= at),
+                ~older_waiting,
             )
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            # Oldest queued first (ids are time-ordered), not soonest due: a retry goes before
+            # what was queued after it.
+            .order_by(WebhookDelivery.id)
             .limit(limit)
         )
         assert session.bind is not None
@@ -158,6 +175,9 @@ async def _post(client: httpx.AsyncClient, settings: Settings, delivery: Claimed
         check_url(delivery.url, settings)
     except InvalidInput as refused:
         return Outcome(None, f"Not sent: {refused.detail}")
+    # Where the name points now: a public name may have been pointed into our network since.
+    if problem := await public_address_problem(delivery.url, settings):
+        return Outcome(None, f"Not sent: {problem}")
     body = delivery.body.encode()
     timestamp = int(now().timestamp())
     headers = {

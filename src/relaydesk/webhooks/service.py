@@ -6,8 +6,10 @@ transaction of the change they tell of, so a change that rolls back notifies nob
 by the worker (`delivery.py`).
 """
 
+import asyncio
 import ipaddress
 import secrets
+import socket
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -73,25 +75,57 @@ def _url_problem(url: str, settings: Settings) -> str | None:
     return None
 
 
-def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(host: str) -> Address | None:
+    """The address a host names literally, also in the old forms connecting accepts
+    (`127.1`, `2130706433`, `0x7f.0.0.1`); None for a name."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
         return None
 
 
 def _is_loopback(host: str) -> bool:
     address = _address(host)
-    return host == "localhost" or (address is not None and address.is_loopback)
+    return host.rstrip(".") == "localhost" or (address is not None and address.is_loopback)
 
 
 def _is_internal(host: str) -> bool:
     """An address that is not on the public internet (only literal addresses and localhost
-    are known without asking DNS)."""
+    are known without asking DNS; `public_address_problem` asks at each delivery)."""
     address = _address(host)
     if address is None:
-        return host == "localhost" or host.endswith(".localhost")
-    return not address.is_global or address.is_multicast
+        return host.rstrip(".") == "localhost" or host.rstrip(".").endswith(".localhost")
+    return not _is_public(address)
+
+
+def _is_public(address: Address) -> bool:
+    return address.is_global and not address.is_multicast
+
+
+async def public_address_problem(url: str, settings: Settings) -> str | None:
+    """Why a delivery may not go to `url` now: its host resolves to an address off the public
+    internet (loopback allowed with `allow_http_loopback_webhooks`), or not at all."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
+        )
+    except OSError:
+        return f"The host {parts.hostname} could not be found."
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(sockaddr[0])
+        allowed = address.is_loopback and settings.allow_http_loopback_webhooks
+        if not (_is_public(address) or allowed):
+            return f"The host {parts.hostname} is at a non-public address ({address})."
+    return None
 
 
 def check_url(url: str, settings: Settings) -> None:

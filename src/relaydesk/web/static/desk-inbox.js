@@ -192,9 +192,13 @@ export class Inbox {
     const state = `${conversation.status} ${conversation.owner?.id ?? ""}`;
     if (this.states.get(conversation.id) !== state || unreadAdded) this.refreshCounts();
     this.states.set(conversation.id, state);
+    const counted = this.unread.has(conversation.id);
     const unread =
       conversation.unread_count ?? (this.unread.get(conversation.id) ?? 0) + unreadAdded;
     this.unread.set(conversation.id, unread);
+    // A chat not loaded yet (new to this list, or back from the owner timer) may hold older
+    // unread messages: the server counts them.
+    if (conversation.unread_count == null && !counted) this.fetchUnread(conversation.id);
     const known = { ...conversation, unread_count: unread };
     this.meanwhile?.push(known);
     this.merge(known);
@@ -205,15 +209,35 @@ export class Inbox {
     for (const { id, unread_count } of conversations) this.unread.set(id, unread_count);
   }
 
-  /** The agent has read a chat, here or in another console. */
-  markedRead(conversationId) {
-    if (this.unread.get(conversationId) === 0) return;
-    this.unread.set(conversationId, 0);
+  /** The agent has read a chat: here, or in another console up to `lastReadSeq`. */
+  markedRead(conversationId, lastReadSeq = null) {
+    this.refreshCounts();
+    const newest = this.items.find((shown) => shown.id === conversationId)?.last_message;
+    // A message newer than what was read there came in meanwhile: the server counts.
+    if (lastReadSeq !== null && newest && newest.seq > lastReadSeq) {
+      this.fetchUnread(conversationId);
+    } else {
+      this.setUnread(conversationId, 0);
+    }
+  }
+
+  async fetchUnread(conversationId) {
+    try {
+      const { unread_count } = await this.api.get(`/api/v1/conversations/${conversationId}`);
+      this.setUnread(conversationId, unread_count);
+    } catch {
+      // Counted from the next message on; a reload asks again.
+    }
+  }
+
+  setUnread(conversationId, count) {
+    this.unread.set(conversationId, count);
     this.items = this.items.map((shown) =>
-      shown.id === conversationId ? { ...shown, unread_count: 0 } : shown,
+      shown.id === conversationId && shown.unread_count !== count
+        ? { ...shown, unread_count: count }
+        : shown,
     );
     this.render();
-    this.refreshCounts();
   }
 
   merge(conversation) {

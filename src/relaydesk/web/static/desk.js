@@ -89,7 +89,7 @@ const socket = connectSocket(socketUrl(), {
       guard.typed(data);
     } else if (type === "conversation.read") {
       // Read in another of this agent's consoles.
-      inbox.markedRead(data.conversation_id);
+      inbox.markedRead(data.conversation_id, data.last_read_seq);
     } else if (type === "engagement.activity") {
       engagements.activity(data);
     }
