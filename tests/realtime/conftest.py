@@ -1,4 +1,5 @@
-"""A socket client for the real-time tests: frames as dicts, with a timeout on every wait."""
+"""A socket client for the real-time tests (frames as dicts, with a timeout on every wait), and
+the people who talk through the live server."""
 
 import asyncio
 import json
@@ -6,7 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
+
+from tests.chat.conftest import Agent, Follower, as_agent, new_follower
+from tests.factories import Factory, World
 
 WAIT_SECONDS = 5
 
@@ -46,3 +52,20 @@ async def socket(
 
 def bearer_token(headers: dict[str, str]) -> str:
     return headers["Authorization"].removeprefix("Bearer ")
+
+
+@pytest.fixture
+async def http(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the live server, whose sockets the tests listen on."""
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        yield client
+
+
+@pytest.fixture
+async def follower(http: httpx.AsyncClient, world: World) -> Follower:
+    return await new_follower(http, world.tenant, world.a.channel, name="Mia Jensen")
+
+
+@pytest.fixture
+async def agent(http: httpx.AsyncClient, factory: Factory, world: World) -> Agent:
+    return await as_agent(http, factory, world.a.agent)

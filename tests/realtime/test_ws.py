@@ -14,22 +14,6 @@ from tests.factories import Factory, World
 from tests.realtime.conftest import bearer_token, socket
 
 
-@pytest.fixture
-async def http(live_server: str) -> httpx.AsyncClient:
-    async with httpx.AsyncClient(base_url=live_server) as client:
-        yield client
-
-
-@pytest.fixture
-async def follower(http: httpx.AsyncClient, world: World) -> Follower:
-    return await new_follower(http, world.tenant, world.a.channel, name="Mia Jensen")
-
-
-@pytest.fixture
-async def agent(http: httpx.AsyncClient, factory: Factory, world: World) -> Agent:
-    return await as_agent(http, factory, world.a.agent)
-
-
 class TestAgentsHearTheInbox:
     async def test_a_new_chat_and_its_take_reach_every_agent(
         self,

@@ -200,14 +200,25 @@ class TestQueueing:
         assert receiver.requests == []
         assert await webhooks.stored() == []
 
-    async def test_a_partner_without_endpoints_costs_a_send_one_small_read(
+    async def test_a_partner_without_endpoints_costs_a_send_no_statement_of_its_own(
         self, app: Any, webhooks: Webhooks
     ) -> None:
+        def webhook_statements(seen: list[str]) -> list[str]:
+            return [
+                s for s in seen if s.startswith(("SELECT webhook_endpoint", "INSERT INTO webhook"))
+            ]
+
         follower = await webhooks.follower()
+        # A chat's first message has no conversation to lock yet: one small read.
         with statements(app.state.database) as seen:
             assert (await follower.write()).status_code == 201
-        (lookup,) = [s for s in seen if "webhook" in s]
-        assert lookup.startswith("SELECT") and "FROM webhook_endpoint WHERE" in lookup
+        (lookup,) = webhook_statements(seen)
+        assert "FROM webhook_endpoint WHERE" in lookup
+        # Later, the conversation's lock says whether there are endpoints, in the same statement.
+        with statements(app.state.database) as seen:
+            assert (await follower.write("again")).status_code == 201
+        assert webhook_statements(seen) == []
+        assert any("webhook_endpoint" in s and "conversation" in s for s in seen)
 
 
 @contextmanager

@@ -44,9 +44,11 @@ async def queue_change(
     view: schemas.Conversation,
     *,
     status_changed: bool,
+    webhooks: bool = True,
 ) -> None:
     """A change's events: each new message, then the conversation if its status or owner
-    changed. Sockets get them once the change commits; the webhooks are queued in it."""
+    changed. Sockets get them once the change commits; the webhooks are queued in it, unless
+    `webhooks` is False (the partner is known to have no active endpoint)."""
     events: list[tuple[WebhookEvent, BaseModel]] = [
         (WebhookEvent.MESSAGE_CREATED, _message_created(session, conversation, message, view))
         for message in messages
@@ -54,7 +56,8 @@ async def queue_change(
     if status_changed:
         queue_event(session, _audience(conversation), "conversation.updated", view)
         events.append((WebhookEvent.CONVERSATION_UPDATED, view))
-    await queue_deliveries(session, conversation.partner_id, events)
+    if webhooks:
+        await queue_deliveries(session, conversation.partner_id, events)
 
 
 async def queue_new_last_messages(

@@ -41,6 +41,7 @@ from relaydesk.engagements.schemas import EngagementSend
 from relaydesk.errors import Conflict, NotFound, PermissionDenied
 from relaydesk.tenancy import service as tenancy
 from relaydesk.tenancy.models import Channel, EndUser, Follow, Partner, PartnerStatus
+from relaydesk.webhooks.models import WebhookEndpoint
 
 # The sender's name on lines relaydesk itself writes (the owner timer's).
 SYSTEM_NAME = "relaydesk"
@@ -77,6 +78,7 @@ _end_user = EndUser.__table__
 _channel = Channel.__table__
 _partner = Partner.__table__
 _follow = Follow.__table__
+_webhook_endpoint = WebhookEndpoint.__table__
 
 
 def _name_of(staff_id: sa.ColumnElement[uuid.UUID | None]) -> sa.ScalarSelect[str]:
@@ -103,6 +105,16 @@ def _locking(*scope: sa.ColumnElement[bool]) -> Select[Any]:
         )
         .exists()
     )
+    # Whether the partner has an active webhook endpoint: most have none, and then the change
+    # needs no statement of its own for webhooks.
+    webhooks = (
+        select(_webhook_endpoint.c.id)
+        .where(
+            _webhook_endpoint.c.partner_id == _conversation.c.partner_id,
+            _webhook_endpoint.c.active,
+        )
+        .exists()
+    )
     return (
         select(
             _conversation,
@@ -111,6 +123,7 @@ def _locking(*scope: sa.ColumnElement[bool]) -> Select[Any]:
             _name_of(_conversation.c.owner_id).label("owner_name"),
             _name_of(_conversation.c.finished_by_id).label("finisher_name"),
             earlier.label("replayed"),
+            webhooks.label("has_webhooks"),
         )
         .join(_end_user, _end_user.c.id == _conversation.c.end_user_id)
         .where(*scope)
@@ -181,6 +194,9 @@ class _Locked:
     end_user: schemas.EndUserSummary
     # The sender sent a message with this client_message_id before: this is a retry.
     replayed: bool = False
+    # The partner has an active webhook endpoint (or may have: a new conversation's lock
+    # statement did not run, so the webhooks' own read decides).
+    has_webhooks: bool = True
 
     @classmethod
     def of(cls, row: sa.Row[Any]) -> "_Locked":
@@ -203,6 +219,7 @@ class _Locked:
                 id=row.end_user_id, name=row.end_user_name, external_id=row.end_user_external_id
             ),
             replayed=row.replayed,
+            has_webhooks=row.has_webhooks,
         )
 
     def view(self, last_message: schemas.Message) -> schemas.Conversation:
@@ -745,4 +762,11 @@ async def _announce(
 ) -> None:
     """Queues the events of a change, sent once it commits (HD-16), and its webhooks (SU-5)."""
     view = locked.view(messages[-1])
-    await queue_change(session, locked, messages, view, status_changed=status_changed)
+    await queue_change(
+        session,
+        locked,
+        messages,
+        view,
+        status_changed=status_changed,
+        webhooks=locked.has_webhooks,
+    )
