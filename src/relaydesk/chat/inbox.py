@@ -75,16 +75,25 @@ async def list_conversations(
     cursor: str | None,
 ) -> tuple[list[schemas.Conversation], str | None]:
     """The inbox, newest activity first; with `q`, only matches, each with its snippet."""
-    statement = _filtered(staff, query)
     terms = search.search_terms(query.q)
     if query.q.strip() and not terms:
         return [], None
+    statement = matching_conversations(session, staff, query, terms)
+    return await _page(session, staff, statement, limit, cursor, terms)
+
+
+def matching_conversations(
+    session: AsyncSession, staff: StaffPrincipal, query: InboxQuery, terms: list[str]
+) -> Select[tuple[Conversation]]:
+    """The conversations of the query's filter and channel, narrowed to the search terms'
+    matches (end users or message text): the inbox's list and the Finished export alike."""
+    statement = _filtered(staff, query)
     if terms:
         statement = statement.where(
             Conversation.end_user_id.in_(search.matching_end_users(session, terms))
             | Conversation.id.in_(search.matching_messages(session, terms))
         )
-    return await _page(session, staff, statement, limit, cursor, terms)
+    return statement
 
 
 async def conversation_detail(

@@ -28,8 +28,9 @@ from relaydesk.auth.principal import StaffPrincipal
 from relaydesk.catalogue.models import EngagementType
 from relaydesk.catalogue.schemas import TYPE_LABELS
 from relaydesk.chat import search
+from relaydesk.chat.inbox import InboxQuery, matching_conversations
 from relaydesk.chat.models import ChatSession, Conversation, Message, MessageKind, SenderType
-from relaydesk.chat.service import get_conversation, readable_conversations
+from relaydesk.chat.service import get_conversation
 from relaydesk.clock import now
 from relaydesk.db import Database
 from relaydesk.tenancy.models import Channel, EndUser
@@ -244,14 +245,7 @@ def _finished_sessions(
 ) -> Select[Any]:
     """Finished sessions of the conversations the inbox shows for this channel and search,
     newest finish first, with the names a row shows."""
-    conversations = readable_conversations(staff)
-    if channel_id is not None:
-        conversations = conversations.where(Conversation.channel_id == channel_id)
-    if terms:
-        conversations = conversations.where(
-            Conversation.end_user_id.in_(search.matching_end_users(session, terms))
-            | Conversation.id.in_(search.matching_messages(session, terms))
-        )
+    conversations = matching_conversations(session, staff, InboxQuery(channel_id=channel_id), terms)
     return (
         select(ChatSession, Channel.name, EndUser.name, EndUser.external_id, StaffUser.name)
         .join(Conversation, Conversation.id == ChatSession.conversation_id)
